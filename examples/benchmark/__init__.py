@@ -1,0 +1,1 @@
+"""Deterministic mutualism-ecology agent benchmark used as a fast Hydra test app."""

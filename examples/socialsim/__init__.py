@@ -1,0 +1,1 @@
+"""Deterministic agent-based social-network simulation used as a fast Hydra test app."""
