@@ -1,0 +1,151 @@
+"""``silisocs-study`` / ``python -m silisocs_study``: the argparse front door.
+
+Each verb is a thin adapter: parse flags, call the core (planner, launcher, ledger, reports),
+print. Heavy modules are imported inside the handlers so ``plan`` starts fast.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .errors import StudyError
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def verb(name: str):
+    def register(fn):
+        _HANDLERS[name] = fn
+        return fn
+    return register
+
+
+def _add_filters(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("filters (comma lists, ANDed)")
+    g.add_argument("--only-hypothesis", action="append", metavar="IDS")
+    g.add_argument("--only-condition", action="append", metavar="IDS")
+    g.add_argument("--only-sub-experiment", action="append", metavar="IDS")
+    g.add_argument("--only-seed", action="append", metavar="SEEDS")
+    g.add_argument("--only-run-id", action="append", metavar="IDS")
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--study", default=argparse.SUPPRESS,
+                   help="study.yaml, its directory, or an experiment spec (FILE#NAME)")
+    p.add_argument("--repo-root", default=argparse.SUPPRESS,
+                   help="root for relative paths and the cwd of runs (default: .)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="silisocs-study",
+        description="Plan, run, record, evaluate and report studies of Hydra runs.")
+    parser.add_argument("--study", help="study.yaml, its directory, or an experiment spec "
+                                        "(FILE or FILE#NAME)")
+    parser.add_argument("--repo-root", help="root for relative paths and the cwd of runs "
+                                            "(default: the current directory)")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+
+    p = sub.add_parser("plan", help="validate and expand the study; print a summary")
+    _add_common(p)
+    p.add_argument("--output", help="also write the plan as JSON to this file")
+    p.add_argument("--first", type=int, default=10, help="how many runs to list (default 10)")
+    _add_filters(p)
+
+    p = sub.add_parser("generate-bash", help="write a bash script that replays the plan")
+    _add_common(p)
+    p.add_argument("--output", required=True, help="script to write")
+    _add_filters(p)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of both study formats")
+    p.add_argument("--format", choices=("study", "experiment", "both"), default="both")
+
+    from .cli_run import add_run_verbs
+
+    add_run_verbs(sub, _add_common, _add_filters)
+    return parser
+
+
+def filters_from(args: argparse.Namespace):
+    from .plan import Filters
+
+    return Filters.parse(hypothesis=args.only_hypothesis, condition=args.only_condition,
+                         sub_experiment=args.only_sub_experiment, seed=args.only_seed,
+                         run_id=args.only_run_id)
+
+
+def load_plan(args: argparse.Namespace, *, filtered: bool = True):
+    """Load, validate and expand the study named by ``--study`` (error if missing)."""
+    from .plan import build_plan
+    from .spec import load_study
+
+    if not getattr(args, "study", None):
+        raise StudyError("--study PATH is required")
+    study = load_study(args.study, getattr(args, "repo_root", None))
+    return build_plan(study, filters_from(args) if filtered else None)
+
+
+def python_for_runs() -> str:
+    from .spec.study_v1 import python_executable
+
+    return python_executable()
+
+
+@verb("plan")
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .planview import describe_plan
+
+    plan = load_plan(args)
+    if args.output:
+        from .plan import write_plan_json
+
+        write_plan_json(plan, Path(args.output), python_for_runs())
+    print(describe_plan(plan, first=args.first))
+    if args.output:
+        print(f"Plan written: {args.output}")
+    return 0
+
+
+@verb("generate-bash")
+def cmd_generate_bash(args: argparse.Namespace) -> int:
+    from .bashgen import write_script
+
+    plan = load_plan(args)
+    write_script(plan, Path(args.output), python_for_runs())
+    print(f"Wrote {args.output} ({sum(1 for r in plan.runs if r.reuse is None)} command(s), "
+          f"{sum(1 for r in plan.runs if r.reuse is not None)} reuse comment(s))")
+    return 0
+
+
+@verb("schema")
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .spec.schema import json_schema
+
+    print(json.dumps(json_schema(args.format), indent=2))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    extra: list[str] = []
+    if "--" in argv:
+        cut = argv.index("--")
+        argv, extra = argv[:cut], argv[cut + 1:]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.hydra_overrides = extra
+    try:
+        return _HANDLERS[args.verb](args)
+    except StudyError as exc:
+        print(f"error: {exc.format()}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0

@@ -1,0 +1,414 @@
+"""Expansion of a Study into Runs, filters, fingerprints and plan.json.
+
+This is the only planner: the CLI, the Hydra sweeper and the Slurm verbs all call
+:func:`build_plan`. It must stay fast (50,000 runs in well under a second), so per-run work
+is limited to template rendering, one hash and a few set look-ups; everything a condition's
+runs share lives once on its :class:`~silisocs_study.model.Group`.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from . import overrides as ov
+from . import templates
+from .errors import StudyError, did_you_mean
+from .model import Group, ReuseRef, Run, Study
+
+PLAN_SCHEMA_VERSION = 1
+
+
+@dataclass
+class Filters:
+    """``--only-*`` filters: comma lists, ANDed; naming an unknown id is an error."""
+
+    hypotheses: frozenset[str] = frozenset()
+    conditions: frozenset[str] = frozenset()
+    sub_experiments: frozenset[str] = frozenset()
+    seeds: frozenset[int] = frozenset()
+    run_ids: frozenset[str] = frozenset()
+
+    @classmethod
+    def parse(cls, *, hypothesis: str | Sequence[str] | None = None,
+              condition: str | Sequence[str] | None = None,
+              sub_experiment: str | Sequence[str] | None = None,
+              seed: str | Sequence[str] | None = None,
+              run_id: str | Sequence[str] | None = None) -> "Filters":
+        seeds = set()
+        for item in _split(seed):
+            try:
+                seeds.add(int(item))
+            except ValueError:
+                raise StudyError(f"--only-seed must be a comma-separated list of integers, "
+                                 f"got '{item}'") from None
+        return cls(frozenset(_split(hypothesis)), frozenset(_split(condition)),
+                   frozenset(_split(sub_experiment)), frozenset(seeds),
+                   frozenset(_split(run_id)))
+
+    def __bool__(self) -> bool:
+        return bool(self.hypotheses or self.conditions or self.sub_experiments or self.seeds
+                    or self.run_ids)
+
+    def as_args(self) -> list[str]:
+        """The same filters as CLI flags (for commands the orchestrator builds)."""
+        out: list[str] = []
+        for flag, values in (("--only-hypothesis", self.hypotheses),
+                             ("--only-condition", self.conditions),
+                             ("--only-sub-experiment", self.sub_experiments),
+                             ("--only-seed", {str(s) for s in self.seeds}),
+                             ("--only-run-id", self.run_ids)):
+            if values:
+                out += [flag, ",".join(sorted(values, key=_natural_key))]
+        return out
+
+    def to_json(self) -> dict:
+        return {"hypotheses": sorted(self.hypotheses), "conditions": sorted(self.conditions),
+                "sub_experiments": sorted(self.sub_experiments), "seeds": sorted(self.seeds),
+                "run_ids": sorted(self.run_ids)}
+
+
+def _split(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = [value] if isinstance(value, str) else list(value)
+    return [part.strip() for item in items for part in str(item).split(",") if part.strip()]
+
+
+def _natural_key(text: str):
+    import re
+
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
+
+
+natural_key = _natural_key
+
+
+@dataclass
+class Plan:
+    """The expanded, filtered runs of one study, in authored order."""
+
+    study: Study
+    runs: list[Run]
+    total: int                      # runs before filtering
+    filters: Filters = field(default_factory=Filters)
+
+    def groups(self) -> list[Group]:
+        seen: dict[str, Group] = {}
+        for run in self.runs:
+            seen.setdefault(run.group.key, run.group)
+        return list(seen.values())
+
+
+def build_plan(study: Study, filters: Filters | None = None, *, python: str | None = None
+               ) -> Plan:
+    """Expand every group, check uniqueness, then apply filters (validated against the plan)."""
+    runs: list[Run] = []
+    for group in study.groups:
+        runs.extend(_expand(study, group, len(runs)))
+    _check_unique(study, runs)
+    filters = filters or Filters()
+    total = len(runs)
+    if filters:
+        _check_filters(runs, filters)
+        runs = [r for r in runs if _keep(r, filters)]
+    return Plan(study=study, runs=runs, total=total, filters=filters)
+
+
+def _keep(run: Run, f: Filters) -> bool:
+    g = run.group
+    return ((not f.run_ids or run.run_id in f.run_ids)
+            and (not f.hypotheses or g.hypothesis in f.hypotheses)
+            and (not f.conditions or g.condition in f.conditions)
+            and (not f.sub_experiments or g.sub_experiment in f.sub_experiments)
+            and (not f.seeds or run.seed in f.seeds))
+
+
+def _check_filters(runs: list[Run], f: Filters) -> None:
+    known = {
+        "--only-hypothesis": ({r.group.hypothesis for r in runs}, f.hypotheses),
+        "--only-condition": ({r.group.condition for r in runs}, f.conditions),
+        "--only-sub-experiment": ({r.group.sub_experiment for r in runs}, f.sub_experiments),
+        "--only-seed": ({r.seed for r in runs}, f.seeds),
+        "--only-run-id": ({r.run_id for r in runs}, f.run_ids),
+    }
+    for flag, (existing, wanted) in known.items():
+        for value in sorted(wanted, key=str):
+            if value not in existing:
+                hint = did_you_mean(str(value), [str(e) for e in existing])
+                raise StudyError(f"{flag}: no run has '{value}'{hint}")
+
+
+# -- expansion ----------------------------------------------------------------------------------
+
+def _expand(study: Study, group: Group, start: int) -> list[Run]:
+    root = str(study.repo_root)
+    base = {"study_name": study.name, "study_id": study.study_id,
+            "hypothesis_id": group.hypothesis, "condition_id": group.condition,
+            "sub_experiment": group.sub_experiment}
+    if group.mode == "reuse_existing":
+        return _expand_reuse(study, group, start, base)
+    out_template = group.output_template
+    clean = _is_clean(out_template, group)
+    per_run_cfg = group.config_path is not None and "{" in group.config_path
+    static_cfg = None if per_run_cfg or group.config_path is None else \
+        _absolute(root, group.config_path)
+    wd_template = group.working_directory
+    static_wd = _absolute(root, wd_template) if wd_template and "{" not in wd_template else \
+        (root if wd_template is None else None)
+    shared = _fingerprint_prefix(group)
+    if group.config_path is not None and not per_run_cfg:
+        shared = f"{shared[:-1]},{json.dumps(group.config_path, ensure_ascii=False)}]"
+    runs: list[Run] = []
+    index = start
+    hyp_cond = f"{group.hypothesis}__{group.condition}__"
+    points = _points(group)
+    for scenario, seed, axes in points:
+        if axes is None:
+            run_id = f"{hyp_cond}{scenario}__seed{seed}"
+        values = dict(base, scenario=scenario, seed=seed)
+        if axes is not None:
+            values.update(axes)
+            run_id = _render(study, group, "name", group.run_name_template, values)
+            values["run_id"] = run_id
+            run_name = run_id
+        else:
+            values["run_id"] = run_id
+            run_name = _render(study, group, "run_name_template", group.run_name_template, values)
+        rendered = _render(study, group, "output_root_override", out_template, values)
+        output_dir = _absolute(root, rendered, check=not clean, study=study, group=group)
+        cfg_rendered = _render(study, group, "config_path", group.config_path, values) \
+            if per_run_cfg else group.config_path
+        config_path = _absolute(root, cfg_rendered) if per_run_cfg else static_cfg
+        workdir = static_wd if static_wd is not None else _absolute(
+            root, _render(study, group, "working_directory", wd_template, values))
+        command = None
+        if group.command is not None:
+            command = tuple(_render(study, group, "execution.command", t, values)
+                            for t in group.command)
+        fingerprint = _fingerprint(shared, group, scenario, seed, axes,
+                                   cfg_rendered if per_run_cfg else None, command)
+        runs.append(Run(run_id, group, index, scenario, seed, run_name, output_dir,
+                        config_path, workdir, command, fingerprint, axes))
+        index += 1
+    return runs
+
+
+def _points(group: Group):
+    if group.points:
+        scenario = group.scenarios[0] if group.scenarios else "default"
+        return [(scenario, p.get("seed"), p) for p in group.points]
+    return [(sc, seed, None) for sc in group.scenarios for seed in group.seeds]
+
+
+def _expand_reuse(study: Study, group: Group, start: int, base: dict) -> list[Run]:
+    runs = []
+    for i, (ref, scenario, seed) in enumerate(group.reuse):
+        run_id = f"{group.hypothesis}__{group.condition}__reuse_{i}"
+        payload = json.dumps({"reuse": ref.source, "eval": ref.eval, "scenario": scenario,
+                              "seed": seed}, sort_keys=True)
+        fingerprint = hashlib.sha256(payload.encode()).hexdigest()[:32]
+        runs.append(Run(run_id, group, start + i, scenario, seed, run_id, ref.source, None,
+                        str(study.repo_root), None, fingerprint, None, ref))
+    return runs
+
+
+def _render(study: Study, group: Group, what: str, template: str, values: dict) -> str:
+    try:
+        return templates.render(template, values)
+    except templates.TemplateError as exc:
+        raise StudyError(f"{group.key}: {what}: {exc}", file=study.display_file) from None
+
+
+def _is_clean(template: str, group: Group) -> bool:
+    """True when rendering can't introduce '..', '//' or separators: id-like placeholders only."""
+    safe = {"run_id", "hypothesis_id", "condition_id", "sub_experiment", "scenario", "seed",
+            "study_id"} | {a for a, _ in group.axis_keys}
+    try:
+        names = templates.fields(template)
+    except templates.TemplateError:
+        return False
+    if not set(names) <= safe or group.axis_keys:
+        return False
+    dummy = templates.render(template, {n: "x" for n in names})
+    return os.path.normpath(dummy) == dummy.rstrip("/") and not dummy.startswith("..")
+
+
+def _absolute(root: str, value: str, *, check: bool = True, study: Study | None = None,
+              group: Group | None = None) -> str:
+    if value.startswith("~"):
+        value = os.path.expanduser(value)
+    if value.startswith("/"):
+        return os.path.normpath(value) if check else value
+    if not check:
+        return f"{root}/{value}"
+    norm = os.path.normpath(value)
+    if norm == ".." or norm.startswith("../"):
+        where = f"{group.key}: " if group else ""
+        raise StudyError(f"{where}path '{value}' climbs out of the repo root {root} "
+                         f"(use an absolute path to write outside it)",
+                         file=study.display_file if study else None)
+    return root if norm == "." else f"{root}/{norm}"
+
+
+def _fingerprint_prefix(group: Group) -> str:
+    """Canonical JSON of what a group's runs share and what determines their result."""
+    inject = group.inject
+    return json.dumps([group.runner_module if group.command is None else None, group.mode,
+                       sorted(group.override_args), inject.get("seed"), inject.get("scenario")],
+                      ensure_ascii=False, separators=(",", ":"))
+
+
+def _fingerprint(prefix: str, group: Group, scenario: str, seed, axes, config_path, command
+                 ) -> str:
+    """sha256 of [shared, scenario, seed, config_path, command, axis overrides] (canonical JSON).
+
+    Built by concatenation because it runs once per run: the shared part is encoded once.
+    """
+    tail = "null"
+    if axes is not None:
+        tail = json.dumps(sorted(ov.format_override(key, axes[axis])
+                                 for axis, key in group.axis_keys if key),
+                          ensure_ascii=False, separators=(",", ":"))
+    variable = "null" if config_path is None and command is None else json.dumps(
+        [config_path, command], ensure_ascii=False, separators=(",", ":"))
+    payload = (f"[{prefix},{json.dumps(scenario, ensure_ascii=False)},"
+               f"{json.dumps(seed)},{variable},{tail}]")
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def _check_unique(study: Study, runs: list[Run]) -> None:
+    ids: dict[str, Run] = {}
+    outputs: dict[str, Run] = {}
+    for run in runs:
+        other = ids.get(run.run_id)
+        if other is not None:
+            raise StudyError(f"duplicate run id '{run.run_id}' (from {other.group.key} and "
+                             f"{run.group.key})", file=study.display_file)
+        ids[run.run_id] = run
+        if run.reuse is not None:
+            continue
+        key = run.output_dir.rstrip("/")
+        other = outputs.get(key)
+        if other is not None:
+            raise StudyError(f"runs '{other.run_id}' and '{run.run_id}' share the output "
+                             f"directory {key} (does the output template lack {{seed}} or "
+                             f"{{scenario}}?)", file=study.display_file)
+        outputs[key] = run
+
+
+# -- commands -----------------------------------------------------------------------------------
+
+def job_overrides(run: Run) -> list[str]:
+    """The Hydra overrides that make ``run`` (runner mode): study overrides + injections."""
+    group = run.group
+    inject = group.inject
+    args = list(group.override_args)
+    if run.axes is not None:
+        for axis, key in group.axis_keys:
+            if key:
+                args.append(ov.format_override(key, run.axes[axis]))
+    elif inject.get("seed"):
+        args.append(f"{inject['seed']}={run.seed}")
+    if inject.get("scenario"):
+        args.append(ov.format_override(inject["scenario"], run.scenario))
+    if inject.get("run_name"):
+        args.append(ov.format_override(inject["run_name"], run.run_name))
+    if inject.get("experiment_name"):
+        args.append(ov.format_override(inject["experiment_name"], group.study_name))
+    if inject.get("output_dir"):
+        args.append(ov.format_override(inject["output_dir"], run.output_dir))
+    return args
+
+
+def argv(run: Run, python: str) -> list[str]:
+    """The exact, re-runnable command of a run (None-free); reuse runs have none."""
+    if run.reuse is not None:
+        return []
+    if run.command is not None:
+        return [python if tok == "{python}" else tok for tok in run.command]
+    cmd = [python, "-m", run.group.runner_module or ""]
+    if run.config_path:
+        cmd += ["--config-path", run.config_path]
+    return cmd + job_overrides(run)
+
+
+# -- plan.json ----------------------------------------------------------------------------------
+
+def plan_document_head(plan: Plan, python: str) -> dict[str, Any]:
+    study = plan.study
+    return {
+        "schema_version": PLAN_SCHEMA_VERSION,
+        "kind": study.kind,
+        "study": {"name": study.name, "study_id": study.study_id, "file": str(study.file),
+                  "workspace": str(study.workspace), "repo_root": str(study.repo_root)},
+        "python": python,
+        "total_runs": plan.total,
+        "selected_runs": len(plan.runs),
+        "filters": plan.filters.to_json(),
+        "groups": {g.key: g.to_json() for g in plan.groups()},
+    }
+
+
+def run_row(run: Run, root: str) -> dict[str, Any]:
+    """A plan row: what varies per run (paths relative to the repo root when inside it)."""
+    row: dict[str, Any] = {"run_id": run.run_id, "group": run.group.key,
+                           "scenario": run.scenario, "seed": run.seed,
+                           "run_name": run.run_name,
+                           "output_dir": _relative(run.output_dir, root),
+                           "fingerprint": run.fingerprint}
+    if run.axes is not None:
+        row["axes"] = run.axes
+    if run.config_path is not None and "{" in (run.group.config_path or ""):
+        row["config_path"] = _relative(run.config_path, root)
+    if run.group.working_directory and "{" in run.group.working_directory:
+        row["working_directory"] = _relative(run.working_directory, root)
+    if run.command is not None:
+        row["command"] = list(run.command)
+    if run.reuse is not None:
+        row["reuse"] = {"source": run.reuse.source, "eval": run.reuse.eval}
+    return row
+
+
+def _relative(path: str, root: str) -> str:
+    if path == root:
+        return "."
+    if path.startswith(root + "/"):
+        return path[len(root) + 1:]
+    return path
+
+
+def write_plan_json(plan: Plan, target: Path, python: str) -> None:
+    """Write plan.json atomically: a head object, then one compact row per line."""
+    from .atomic import atomic_write_bytes
+
+    try:
+        import orjson
+
+        dumps = orjson.dumps
+    except ImportError:  # pragma: no cover
+        def dumps(obj):
+            return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
+    root = str(plan.study.repo_root)
+    head = json.dumps(plan_document_head(plan, python), indent=2, ensure_ascii=False)
+    buf = bytearray(head[:-2].encode())
+    buf += b',\n  "runs": [\n'
+    # one row per line; each row's bytes are freed at once, so memory stays flat
+    for i, run in enumerate(plan.runs):
+        if i:
+            buf += b",\n"
+        buf += dumps(run_row(run, root))
+    buf += b"\n  ]\n}\n"
+    atomic_write_bytes(target, bytes(buf))
+
+
+def load_plan_json(path: Path) -> dict[str, Any]:
+    try:
+        import orjson
+
+        return orjson.loads(path.read_bytes())
+    except ImportError:  # pragma: no cover
+        return json.loads(path.read_text())

@@ -1,0 +1,187 @@
+"""Typed, located access to YAML mappings: every failed check names its path and line."""
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable
+
+from ..errors import StudyError, did_you_mean
+from .yamlload import Document, Path_
+
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_MISSING = object()
+
+
+def describe(value: Any) -> str:
+    """How a bad value is shown in an error: repr for scalars, the type for containers."""
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Section:
+    """One YAML mapping at a known path of a Document."""
+
+    def __init__(self, doc: Document, path: Path_, data: dict) -> None:
+        self.doc = doc
+        self.path = path
+        self.data = data
+
+    @classmethod
+    def of(cls, doc: Document, path: Path_, value: Any, what: str = "a mapping") -> "Section":
+        if not isinstance(value, dict):
+            raise doc.error(path, f"expected {what}, got {describe(value)}")
+        return cls(doc, path, value)
+
+    # -- structure --------------------------------------------------------------------------
+    def error(self, key: str | None, message: str, *, at_key: bool = False) -> StudyError:
+        path = self.path + (key,) if key is not None else self.path
+        return self.doc.error(path, message, at_key=at_key)
+
+    def check_keys(self, allowed: Iterable[str], *, extra_ok=None, hint: str = "") -> None:
+        """Reject keys outside ``allowed`` (unless ``extra_ok(key)``), suggesting a near match."""
+        allowed = list(allowed)
+        for key in self.data:
+            if key in allowed or (extra_ok is not None and extra_ok(key)):
+                continue
+            raise self.error(key, f"unknown key '{key}'{did_you_mean(key, allowed)}{hint}",
+                             at_key=True)
+
+    def has(self, key: str) -> bool:
+        return key in self.data and self.data[key] is not None
+
+    def section(self, key: str, *, required: bool = False) -> "Section | None":
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                raise self.error(None, f"missing required key '{key}'")
+            return None
+        return Section.of(self.doc, self.path + (key,), value)
+
+    # -- scalars ----------------------------------------------------------------------------
+    def str(self, key: str, default: Any = None, *, required: bool = False,
+            nonempty: bool = True) -> Any:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            if required:
+                raise self.error(None, f"missing required key '{key}'")
+            return default
+        if not isinstance(value, str):
+            raise self.error(key, f"expected a string, got {describe(value)}")
+        if nonempty and not value.strip():
+            raise self.error(key, "must be a non-empty string")
+        return value
+
+    def id(self, key: str, default: Any = None, *, required: bool = False) -> Any:
+        value = self.str(key, default, required=required)
+        if value is not None and value is not default:
+            check_id(self.doc, self.path + (key,), value)
+        return value
+
+    def int(self, key: str, default: Any = None, *, minimum: int | None = None) -> Any:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"expected an integer, got {describe(value)}")
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be >= {minimum}, got {value}")
+        return value
+
+    def bool(self, key: str, default: bool) -> bool:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        if not isinstance(value, bool):
+            raise self.error(key, f"expected true or false, got {describe(value)}")
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.str(key, default)
+        if value not in choices:
+            options = " | ".join(choices)
+            raise self.error(key, f"expected one of {options}, got {describe(value)}"
+                             f"{did_you_mean(str(value), choices)}")
+        return value
+
+    # -- lists ------------------------------------------------------------------------------
+    def int_list(self, key: str, default: Any = None, *, unique: bool = True) -> Any:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        if not isinstance(value, list) or any(
+                isinstance(v, bool) or not isinstance(v, int) for v in value):
+            raise self.error(key, f"expected a list of integers, got {describe(value)}")
+        if not value:
+            raise self.error(key, "must not be empty")
+        if unique:
+            seen: set[int] = set()
+            for i, v in enumerate(value):
+                if v in seen:
+                    raise self.doc.error(self.path + (key, i), f"duplicate value {v}")
+                seen.add(v)
+        return value
+
+    def str_list(self, key: str, default: Any = None, *, ids: bool = False,
+                 allow_scalar: bool = False) -> Any:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        if allow_scalar and isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
+            raise self.error(key, f"expected a list of strings, got {describe(value)}")
+        seen: set[str] = set()
+        for i, v in enumerate(value):
+            if ids:
+                check_id(self.doc, self.path + (key, i), v)
+            if v in seen:
+                raise self.doc.error(self.path + (key, i), f"duplicate value '{v}'")
+            seen.add(v)
+        return value
+
+    def command(self, key: str) -> Any:
+        """A command given as a string (shell-split) or a list of strings."""
+        import shlex
+
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return None
+        if isinstance(value, str):
+            try:
+                argv = shlex.split(value)
+            except ValueError as exc:
+                raise self.error(key, f"cannot split command: {exc}") from None
+        elif isinstance(value, list) and all(isinstance(v, (str, int, float)) and
+                                             not isinstance(v, bool) for v in value):
+            argv = [str(v) for v in value]
+        else:
+            raise self.error(key, f"expected a command string or a list of strings, "
+                                  f"got {describe(value)}")
+        if not argv:
+            raise self.error(key, "must be a non-empty command")
+        return tuple(argv)
+
+    def mapping(self, key: str) -> dict:
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise self.error(key, f"expected a mapping, got {describe(value)}")
+        return value
+
+
+def check_id(doc: Document, path: Path_, value: Any, what: str = "id", *,
+             at_key: bool = False) -> None:
+    """Ids become path components and run-id parts: a strict charset and no '__'."""
+    if not isinstance(value, str):
+        raise doc.error(path, f"{what} must be a string, got {describe(value)}", at_key=at_key)
+    if not ID_RE.match(value):
+        raise doc.error(path, f"invalid {what} '{value}': use letters, digits, '.', '_', '-' "
+                              f"and start with a letter or digit", at_key=at_key)
+    if "__" in value:
+        raise doc.error(path, f"invalid {what} '{value}': must not contain '__'", at_key=at_key)

@@ -1,0 +1,350 @@
+"""silisocs ``study.yaml`` (schema_version 1) → Study with one Group per condition.
+
+Strict where the reference runner was lax: unknown keys, wrong types, unsafe ids, seeds and
+scenarios at hypothesis level (inherited, not ignored), and ``x``/``+x``/``++x`` as one key.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import overrides as ov
+from .. import templates
+from ..model import Group, ReuseRef, Study
+from .evaluations import merge_evaluations, parse_evaluations
+from .fields import Section, check_id, describe
+from .yamlload import Document
+
+TOP_KEYS = ("schema_version", "study", "hypotheses", "evaluations", "analysis", "notes",
+            "metadata")
+STUDY_KEYS = ("name", "study_id", "question", "scenarios", "base_scenarios", "study_version",
+              "parent_studies", "derived_from_runs", "study_summary_path", "summary_log_path",
+              "notes", "run_defaults", "description", "authors", "tags")
+SEED_KEYS = ("seeds", "seed", "seed_start", "seed_repeats")
+DEFAULTS_KEYS = ("config_path", "runner_module", "run_name_template", "output_root_override",
+                 "working_directory", "overrides", "scenario", "scenarios",
+                 "checkpoint_every_n_steps", "max_concurrent", "timeout_seconds", "inject",
+                 *SEED_KEYS)
+HYPOTHESIS_KEYS = ("statement", "independent_variable", "prediction", "status", "follows_from",
+                   "motivation", "analysis", "finding", "notes", "metadata", "description",
+                   "reference", "overrides", "conditions", "scenarios", *SEED_KEYS)
+CONDITION_KEYS = ("overrides", "scenarios", "sub_experiment", "config_path",
+                  "working_directory", "run_name_template", "output_root_override", "execution",
+                  "reuse", "evaluations", "evaluation_mode", "description", "notes",
+                  "analysis", "metadata", "label", *SEED_KEYS)
+EXECUTION_KEYS = ("mode", "command", "re_evaluate", "output_root_override", "timeout_seconds")
+REUSE_RUN_KEYS = ("source", "scenario", "seed", "eval")
+INJECT_ROLES = ("seed", "run_name", "experiment_name", "output_dir", "scenario")
+DEFAULT_INJECT = {"seed": "seed", "run_name": "run_name", "experiment_name": "experiment_name",
+                  "output_dir": "++output_dir", "scenario": None}
+DEFAULT_RUNNER = "silisocs.runtime.runner"
+DEFAULT_RUN_NAME = "{study_id}_{hypothesis_id}_{condition_id}_{scenario}_seed{seed}"
+HYPOTHESIS_META = ("statement", "independent_variable", "prediction", "status", "follows_from",
+                   "motivation", "analysis", "finding", "notes", "metadata", "description",
+                   "reference")
+
+
+def _is_inline_override(key: str) -> bool:
+    return "." in key or key.startswith(("+", "~"))
+
+
+def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
+    top = Section.of(doc, (), doc.data, "a mapping with 'study' and 'hypotheses'")
+    top.check_keys(TOP_KEYS)
+    if "schema_version" not in top.data:
+        raise top.error(None, "missing required key 'schema_version' (expected 1)")
+    if top.data["schema_version"] != 1 or isinstance(top.data["schema_version"], bool):
+        raise top.error("schema_version", f"unsupported schema_version "
+                                          f"{describe(top.data['schema_version'])}; expected 1")
+    study = top.section("study", required=True)
+    study.check_keys(STUDY_KEYS)
+    name = study.str("name", required=True)
+    study_id = study.str("study_id") or name.strip()
+    check_id(doc, ("study", "study_id" if "study_id" in study.data else "name"), study_id,
+             "study id")
+    study_dir = file.parent
+    workspace = study_dir if file.name == "study.yaml" else study_dir / study_id
+
+    base_scenarios = (study.str_list("scenarios", ids=True)
+                      or study.str_list("base_scenarios", ids=True))
+    defaults = study.section("run_defaults") or Section(doc, ("study", "run_defaults"), {})
+    defaults.check_keys(DEFAULTS_KEYS, extra_ok=_is_inline_override,
+                        hint="; Hydra overrides go under 'overrides'")
+    if not base_scenarios:
+        single = defaults.id("scenario")
+        base_scenarios = defaults.str_list("scenarios", ids=True) or ([single] if single else None)
+    inject = _parse_inject(defaults)
+    runner = defaults.str("runner_module", DEFAULT_RUNNER)
+    run_placeholders = templates.RUN_PLACEHOLDERS
+
+    def template(sec: Section, key: str, default: Any) -> Any:
+        value = sec.str(key, default)
+        if value is not None and value is not default:
+            try:
+                templates.check(value, run_placeholders)
+            except templates.TemplateError as exc:
+                raise sec.error(key, str(exc)) from None
+        return value
+
+    d_config = template(defaults, "config_path", None)
+    d_workdir = template(defaults, "working_directory", None)
+    d_run_name = template(defaults, "run_name_template", DEFAULT_RUN_NAME)
+    default_output = _escape(str(workspace)) + \
+        "/runs/{hypothesis_id}/{condition_id}/{scenario}/seed_{seed}/run"
+    d_output = template(defaults, "output_root_override", default_output)
+    d_overrides = _overrides_level(defaults, inline=True)
+    checkpoint = defaults.data.get("checkpoint_every_n_steps")
+    if checkpoint is not None and checkpoint is not False:
+        if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0:
+            raise defaults.error("checkpoint_every_n_steps",
+                                 f"expected a non-negative integer, got {describe(checkpoint)}")
+        if checkpoint > 0:
+            d_overrides = {"sim.checkpoint.every_n_steps": checkpoint, **d_overrides}
+    global_evals = parse_evaluations(doc, ("evaluations",), top.data.get("evaluations"),
+                                     default_prefix="eval", study_dir=study_dir)
+
+    hyps_value = top.data.get("hypotheses")
+    if hyps_value is None:
+        raise top.error(None, "missing required key 'hypotheses'")
+    hyps = Section.of(doc, ("hypotheses",), hyps_value, "a mapping of hypotheses")
+    if not hyps.data:
+        raise hyps.error(None, "must define at least one hypothesis")
+    groups: list[Group] = []
+    hyp_meta: dict[str, dict] = {}
+    for hyp_id, hyp_value in hyps.data.items():
+        check_id(doc, ("hypotheses", hyp_id), hyp_id, "hypothesis id", at_key=True)
+        hyp = Section.of(doc, ("hypotheses", hyp_id), hyp_value, "a hypothesis mapping")
+        hyp.check_keys(HYPOTHESIS_KEYS)
+        hyp_meta[hyp_id] = {k: hyp.data[k] for k in HYPOTHESIS_META if k in hyp.data}
+        h_overrides = _overrides_level(hyp)
+        h_scenarios = hyp.str_list("scenarios", ids=True)
+        conds_value = hyp.data.get("conditions")
+        if conds_value is None:
+            raise hyp.error(None, "missing required key 'conditions'")
+        conds = Section.of(doc, hyp.path + ("conditions",), conds_value,
+                           "a mapping of conditions")
+        if not conds.data:
+            raise conds.error(None, "must define at least one condition")
+        for cond_id, cond_value in conds.data.items():
+            check_id(doc, conds.path + (cond_id,), cond_id, "condition id", at_key=True)
+            cond = Section.of(doc, conds.path + (cond_id,), cond_value, "a condition mapping")
+            cond.check_keys(CONDITION_KEYS)
+            execution = cond.section("execution") or Section(doc, cond.path + ("execution",), {})
+            execution.check_keys(EXECUTION_KEYS)
+            mode = execution.choice("mode", ("run", "reuse_existing"), "run")
+            scenarios = cond.str_list("scenarios", ids=True) or h_scenarios or base_scenarios
+            if not scenarios:
+                raise cond.error(None, "no scenarios: set study.scenarios, "
+                                       "run_defaults.scenario, or scenarios here")
+            seeds = _resolve_seeds([defaults, hyp, cond])
+            merged = _merge_overrides(cond, [d_overrides, h_overrides, _overrides_level(cond)])
+            _check_reserved(cond, merged, inject)
+            command = execution.command("command")
+            if command is not None:
+                for j, token in enumerate(command):
+                    try:
+                        templates.check(token, run_placeholders)
+                    except templates.TemplateError as exc:
+                        raise execution.error("command", str(exc)) from None
+            sub = cond.id("sub_experiment", cond_id)
+            output = (template(cond, "output_root_override", None)
+                      or template(execution, "output_root_override", None) or d_output)
+            local_evals = parse_evaluations(doc, cond.path + ("evaluations",),
+                                            cond.data.get("evaluations"),
+                                            default_prefix="condition_eval", study_dir=study_dir)
+            eval_mode = cond.str("evaluation_mode", "append").lower()
+            if eval_mode not in ("append", "replace"):
+                raise cond.error("evaluation_mode", f"expected append or replace, got "
+                                                    f"{describe(cond.data['evaluation_mode'])}")
+            timeout = execution.data.get("timeout_seconds")
+            if timeout is not None and (isinstance(timeout, bool)
+                                        or not isinstance(timeout, (int, float)) or timeout <= 0):
+                raise execution.error("timeout_seconds",
+                                      f"expected a positive number, got {describe(timeout)}")
+            group = Group(
+                key=f"{hyp_id}/{cond_id}", study_name=name, hypothesis=hyp_id, condition=cond_id,
+                sub_experiment=sub, mode=mode, runner_module=runner, command=command,
+                config_path=template(cond, "config_path", None) or d_config,
+                working_directory=template(cond, "working_directory", None) or d_workdir,
+                run_name_template=template(cond, "run_name_template", None) or d_run_name,
+                output_template=output, overrides=merged,
+                override_args=_encode(cond, merged), inject=inject,
+                evaluators=merge_evaluations(global_evals, local_evals, eval_mode),
+                re_evaluate=execution.bool("re_evaluate", False),
+                timeout_seconds=float(timeout) if timeout is not None else None,
+                scenarios=tuple(scenarios), seeds=tuple(seeds),
+            )
+            reuse = cond.section("reuse")
+            if mode == "reuse_existing":
+                group.reuse = _parse_reuse(cond, reuse, scenarios, seeds, repo_root)
+            elif reuse is not None:
+                raise cond.error("reuse", "reuse is only read when execution.mode is "
+                                          "reuse_existing")
+            groups.append(group)
+
+    meta = {k: study.data.get(k) for k in ("question", "study_version", "description",
+                                           "notes")}
+    meta["scenarios"] = list(base_scenarios or [])
+    meta["parent_studies"] = study.str_list("parent_studies", [])
+    meta["derived_from_runs"] = _derived_from_runs(study)
+    summary = study.str("study_summary_path")
+    summary_log = study.str("summary_log_path")
+    return Study(
+        kind="study", name=name, study_id=study_id, file=file, display_file=doc.file,
+        repo_root=repo_root, workspace=workspace, groups=groups, meta=meta,
+        hypotheses=hyp_meta, raw=doc.data,
+        summary_path=_under(repo_root, summary) if summary else workspace / "SUMMARY.md",
+        summary_log_path=(_under(repo_root, summary_log) if summary_log
+                          else workspace / "generated" / "summary_log.jsonl"),
+        defaults={"max_concurrent": defaults.int("max_concurrent", None, minimum=1),
+                  "timeout_seconds": defaults.int("timeout_seconds", None, minimum=1)},
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def _under(root: Path, value: str) -> Path:
+    p = Path(value)
+    return p if p.is_absolute() else root / p
+
+
+def _parse_inject(defaults: Section) -> dict[str, str | None]:
+    inject = dict(DEFAULT_INJECT)
+    given = defaults.mapping("inject")
+    for role, key in given.items():
+        if role not in INJECT_ROLES:
+            from ..errors import did_you_mean
+
+            raise defaults.doc.error(defaults.path + ("inject", role),
+                                     f"unknown inject role '{role}'"
+                                     f"{did_you_mean(role, INJECT_ROLES)}", at_key=True)
+        if key is not None:
+            if not isinstance(key, str):
+                raise defaults.doc.error(defaults.path + ("inject", role),
+                                         f"expected an override key or null, got {describe(key)}")
+            try:
+                ov.split_key(key)
+            except ValueError as exc:
+                raise defaults.doc.error(defaults.path + ("inject", role), str(exc)) from None
+        inject[role] = key
+    return inject
+
+
+def _overrides_level(sec: Section, *, inline: bool = False) -> dict[str, Any]:
+    level: dict[str, Any] = {}
+    if inline:
+        for key, value in sec.data.items():
+            if _is_inline_override(key):
+                level[key] = value
+    for key, value in sec.mapping("overrides").items():
+        level[key] = value
+    return level
+
+
+def _merge_overrides(cond: Section, levels: list[dict]) -> dict[str, Any]:
+    try:
+        return ov.merge_levels(levels)
+    except ValueError as exc:
+        raise cond.error("overrides", str(exc)) from None
+
+
+def _encode(cond: Section, merged: dict[str, Any]) -> tuple[str, ...]:
+    out = []
+    for key, value in merged.items():
+        try:
+            out.append(ov.format_override(key, value))
+        except ValueError as exc:
+            raise cond.error("overrides", f"{key}: {exc}") from None
+    return tuple(out)
+
+
+def _check_reserved(cond: Section, merged: dict[str, Any], inject: dict) -> None:
+    reserved = {ov.split_key(k)[1]: role for role, k in inject.items() if k}
+    for key in merged:
+        role = reserved.get(ov.split_key(key)[1])
+        if role is not None:
+            hint = ("use seeds / seed_start / seed_repeats" if role == "seed"
+                    else "it is set by the planner (see run_defaults.inject)")
+            raise cond.error("overrides", f"override '{key}' is reserved: {hint}")
+
+
+def _resolve_seeds(levels: list[Section]) -> list[int]:
+    """Nearest level that sets seeds/seed/seed_repeats wins; seed_start is inherited."""
+    chosen = None
+    for sec in reversed(levels):
+        given = [k for k in ("seeds", "seed", "seed_repeats") if sec.has(k)]
+        if len(given) > 1:
+            raise sec.error(given[1], f"set only one of {', '.join(given)}")
+        if given:
+            chosen = (sec, given[0])
+            break
+    start = None
+    for sec in reversed(levels):
+        if sec.has("seed_start"):
+            start = sec.int("seed_start")
+            break
+    if chosen is None:
+        return [start if start is not None else 1]
+    sec, key = chosen
+    if key == "seeds":
+        return sec.int_list("seeds")
+    if key == "seed":
+        return [sec.int("seed")]
+    repeats = sec.int("seed_repeats", minimum=1)
+    if start is None:
+        start = levels[0].int("seed", 1)
+    return list(range(start, start + repeats))
+
+
+def _parse_reuse(cond: Section, reuse: Section | None, scenarios, seeds, repo_root: Path):
+    if reuse is None:
+        raise cond.error(None, "execution.mode is reuse_existing but reuse.runs is missing")
+    reuse.check_keys(("runs",))
+    runs = reuse.data.get("runs")
+    if not isinstance(runs, list) or not runs:
+        raise reuse.error("runs" if "runs" in reuse.data else None,
+                          "reuse.runs must be a non-empty list of {source, scenario, seed, eval}")
+    out = []
+    for i, item in enumerate(runs):
+        sec = Section.of(reuse.doc, reuse.path + ("runs", i), item, "a mapping")
+        sec.check_keys(REUSE_RUN_KEYS)
+        source = _existing(sec, "source", repo_root, required=True)
+        evaluation = _existing(sec, "eval", repo_root, required=False)
+        scenario = sec.id("scenario", scenarios[0])
+        seed = sec.int("seed", seeds[0])
+        out.append((ReuseRef(source=source, eval=evaluation), scenario, seed))
+    return tuple(out)
+
+
+def _existing(sec: Section, key: str, repo_root: Path, *, required: bool) -> str | None:
+    value = sec.str(key, required=required)
+    if value is None:
+        return None
+    path = Path(os.path.expanduser(value))
+    path = path if path.is_absolute() else repo_root / path
+    if not path.exists():
+        raise sec.error(key, f"{key} does not exist: {path}")
+    return str(path.resolve())
+
+
+def _derived_from_runs(study: Section) -> list:
+    value = study.data.get("derived_from_runs")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise study.error("derived_from_runs", f"expected a list, got {describe(value)}")
+    for i, item in enumerate(value):
+        sec = Section.of(study.doc, study.path + ("derived_from_runs", i), item, "a mapping")
+        sec.str("source_study_id", required=True)
+        if not (sec.has("run_id") or sec.has("run_path")):
+            raise sec.error(None, "needs run_id or run_path")
+    return value
+
+
+def python_executable() -> str:
+    """Interpreter for runs and evaluator commands: $RUN_STUDY_PYTHON or this one."""
+    return os.environ.get("RUN_STUDY_PYTHON") or sys.executable
