@@ -1,0 +1,1 @@
+"""Hydra sweeper plugin ``hydra/sweeper=study`` (thin: the core lives in silisocs_study)."""

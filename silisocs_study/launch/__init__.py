@@ -1,0 +1,1 @@
+"""Launching runs: resume decisions, the sweeper core, exact-command jobs, the CLI `run`."""

@@ -1,0 +1,138 @@
+"""Building and writing a run's record: at job start ("running"), at job end, for reuse.
+
+Called from the job's own process by the callback, and from the orchestrator for runs that
+never report (a process killed hard) and for reused runs. The "running" record written at
+start is what lets a crash be told apart from a run that never started.
+"""
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .lockfile import append_line
+from .provenance import environment, process_ids
+from .records import Ledger, utc_now
+
+_IDENTITY = ("run_id", "study", "study_id", "hypothesis", "condition", "sub_experiment",
+             "scenario", "seed", "axes", "mode", "run_name", "fingerprint", "config_path",
+             "working_directory", "runner_module", "session", "resolved_overrides",
+             "overrides")
+
+
+def _base(job: dict, attempt_id: str) -> dict[str, Any]:
+    rec = {k: job.get(k) for k in _IDENTITY}
+    rec.update(schema_version=1, execution_mode=job.get("mode"), attempt_id=attempt_id,
+               command=job.get("argv"), output_dir=job.get("output_dir"),
+               planned_output_dir=job.get("output_dir"), kind=job.get("kind"))
+    return rec
+
+
+def record_start(job: dict, launcher: str | None = None) -> dict:
+    attempt_id = uuid.uuid4().hex
+    rec = _base(job, attempt_id)
+    rec.update(status="running", started_at=utc_now(), _t0=time.time(), launcher=launcher,
+               **process_ids())
+    Ledger(job["generated"]).write({k: v for k, v in rec.items() if k != "_t0"})
+    return rec
+
+
+def record_finish(job: dict, started: dict | None, *, status: str, error: str | None = None,
+                  tail: list[str] | None = None, exit_code: int | None = None,
+                  launcher: str | None = None, evaluate: bool = True) -> dict:
+    """Write the final record of an attempt (evaluating first when it succeeded)."""
+    from ..evaluate import run_evaluators
+
+    rec = dict(started) if started else _base(job, uuid.uuid4().hex)
+    t0 = rec.pop("_t0", None)
+    if not started:
+        rec.update(started_at=None, launcher=launcher, **process_ids())
+    run_dir = job.get("output_dir")
+    if status == "success":
+        manifest_error = _manifest_failure(run_dir)
+        if manifest_error:
+            status, error = "failed", manifest_error
+    rec.update(status=status, finished_at=utc_now(), exit_code=exit_code, error=error,
+               error_tail=tail or [], run_dir=run_dir if status == "success" or (
+                   run_dir and Path(run_dir).exists()) else None,
+               simulation_output_path=run_dir)
+    if t0 is not None:
+        rec["duration_ms"] = round((time.time() - t0) * 1000, 1)
+    rec["log_path"] = _log_path(run_dir)
+    rec["provenance"] = {**environment(job.get("repo_root") or "."), **process_ids()}
+    if launcher:
+        rec["launcher"] = launcher
+    evaluations: list[dict] = []
+    if status == "success" and evaluate and job.get("evaluators"):
+        evaluations = run_evaluators(job, run_dir)
+    rec["evaluations"] = evaluations
+    rec["eval_paths"] = {e["id"]: e.get("path") for e in evaluations}
+    _effective_config(rec, run_dir)
+    Ledger(job["generated"]).write(rec)
+    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec))
+    return rec
+
+
+def record_reuse(job: dict) -> dict:
+    """A reused run: adopted without launching; evaluated again when ``re_evaluate``."""
+    from ..evaluate import run_evaluators
+
+    rec = _base(job, uuid.uuid4().hex)
+    source = job["reuse"]["source"]
+    rec.update(status="reused", started_at=utc_now(), run_dir=source, output_dir=source,
+               reused=job["reuse"], command=[], **process_ids())
+    evaluations: list[dict] = []
+    if job["reuse"].get("eval"):
+        evaluations.append({"id": "reused_eval", "status": "reused",
+                            "path": job["reuse"]["eval"]})
+    if job.get("re_evaluate") and job.get("evaluators"):
+        evaluations = run_evaluators(job, source)
+    rec["evaluations"] = evaluations
+    rec["eval_paths"] = {e["id"]: e.get("path") for e in evaluations}
+    rec["finished_at"] = utc_now()
+    rec["provenance"] = {**environment(job.get("repo_root") or "."), **process_ids()}
+    _effective_config(rec, source)
+    Ledger(job["generated"]).write(rec)
+    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec))
+    return rec
+
+
+def _lock_line(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k not in ("history",)}
+
+
+def _manifest_failure(run_dir: str | None) -> str | None:
+    """Apps that write run_manifest.json can report failure even when the job returned."""
+    if not run_dir:
+        return None
+    try:
+        manifest = json.loads((Path(run_dir) / "run_manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(manifest, dict) and manifest.get("status") == "failed":
+        return f"run_manifest.json reports status failed: {manifest.get('error')}"
+    return None
+
+
+def _log_path(run_dir: str | None) -> str | None:
+    if not run_dir:
+        return None
+    for name in ("command.log",):
+        if (Path(run_dir) / name).exists():
+            return str(Path(run_dir) / name)
+    logs = sorted(Path(run_dir).glob("*.log")) if Path(run_dir).is_dir() else []
+    return str(logs[0]) if logs else None
+
+
+def _effective_config(rec: dict, run_dir: str | None) -> None:
+    import hashlib
+
+    path = Path(run_dir) / "effective_config.yaml" if run_dir else None
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest() if path else None
+    except OSError:
+        digest = None
+    rec["lock"] = {"effective_config_sha256": digest,
+                   "effective_config_path": str(path) if digest else None}
