@@ -112,4 +112,6 @@ class StudyCallback(Callback):
 
         rebuild_study_views(str(study), OmegaConf.select(config, "hydra.sweeper.repo_root",
                                                          default=None),
-                            cwd=OmegaConf.select(config, "hydra.runtime.cwd", default=None))
+                            cwd=OmegaConf.select(config, "hydra.runtime.cwd", default=None),
+                            workspace=OmegaConf.select(config, "hydra.sweeper.workspace",
+                                                       default=None))

@@ -1,7 +1,66 @@
-"""Verbs that execute studies (added by the run, report and HPC issues)."""
+"""Verbs that execute and inspect studies: run, status (more are added by later modules)."""
 from __future__ import annotations
+
+import argparse
+
+LAUNCHERS = ("basic", "joblib", "submitit_local", "submitit_slurm")
 
 
 def add_run_verbs(sub, add_common, add_filters) -> None:
-    """Register run/status/organize/... parsers; none yet."""
-    return None
+    from .cli import verb
+
+    p = sub.add_parser("run", help="run the study as Hydra jobs (resumes; skips finished runs)",
+                       description="Extra Hydra overrides for every run go after '--'.")
+    add_common(p)
+    p.add_argument("--launcher", choices=LAUNCHERS, default="basic")
+    p.add_argument("--max-concurrent", type=int, default=None, metavar="N",
+                   help="parallel jobs (joblib workers, submitit batch, Slurm array throttle)")
+    p.add_argument("--timeout-seconds", type=float, default=None, metavar="S",
+                   help="per-run timeout (the job is killed and recorded as timeout)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="write generated/plan.json and generated/run_study.sh, run nothing")
+    p.add_argument("--force", action="store_true", help="re-run completed runs too")
+    p.add_argument("--retry-failed", action="store_true", help="re-run failed/timed-out runs")
+    p.add_argument("--max-retries", type=int, default=0, metavar="N",
+                   help="automatic retries of crashed/timed-out runs within this invocation")
+    p.add_argument("--stale", choices=("rerun", "skip", "error"), default="rerun",
+                   help="completed runs whose plan changed (default: rerun)")
+    p.add_argument("--fail-fast", action="store_true", help="stop after the first failure")
+    p.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="jobs per launcher batch (default 50; submitit_local: max-concurrent)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask before large runs")
+    p.add_argument("--no-progress", action="store_true", help="plain output, no live display")
+    add_filters(p)
+
+    p = sub.add_parser("status", help="counts per hypothesis × condition, failures, stale runs")
+    add_common(p)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    add_filters(p)
+
+    verb("run")(cmd_run)
+    verb("status")(cmd_status)
+
+    try:  # verbs contributed by the reports and HPC modules
+        from .report.cli import add_report_verbs
+    except ImportError:
+        pass
+    else:
+        add_report_verbs(sub, add_common, add_filters, verb)
+    try:
+        from .hpc.cli import add_hpc_verbs
+    except ImportError:
+        pass
+    else:
+        add_hpc_verbs(sub, add_common, add_filters, verb)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .launch.runner import run_study
+
+    return run_study(args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .launch.status import print_status
+
+    return print_status(args)

@@ -16,6 +16,7 @@ class StudySweeperConf:
     # resolve against the directory Hydra was started from. None: behave like the basic sweeper
     study: Optional[str] = None
     repo_root: Optional[str] = None
+    workspace: Optional[str] = None   # experiment folder (allocated by `silisocs-study run`)
     only_hypothesis: Optional[Any] = None
     only_condition: Optional[Any] = None
     only_sub_experiment: Optional[Any] = None

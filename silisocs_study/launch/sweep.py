@@ -33,6 +33,7 @@ class SweepSettings:
 
     def __init__(self, **kw: Any) -> None:
         self.study: str | None = kw.get("study")
+        self.workspace: str | None = kw.get("workspace")
         self.repo_root: str | None = kw.get("repo_root")
         self.filters = Filters.parse(
             hypothesis=_listish(kw.get("only_hypothesis")),
@@ -74,20 +75,18 @@ def load(settings: SweepSettings, cwd: str | None):
     base = Path(cwd) if cwd else Path.cwd()
     root = settings.repo_root or str(base)
     study = load_study(settings.study, root if Path(root).is_absolute() else base / root,
-                       cwd=base)
+                       cwd=base, workspace=settings.workspace)
     return study, build_plan(study, settings.filters)
 
 
 def rebuild_study_views(study_path: str, repo_root: str | None = None, cwd: str | None = None,
-                        plan=None) -> list[dict]:
+                        plan=None, workspace: str | None = None) -> list[dict]:
     from ..ledger.views import rebuild_views
 
     if plan is None:
-        settings = SweepSettings(study=study_path, repo_root=repo_root)
+        settings = SweepSettings(study=study_path, repo_root=repo_root, workspace=workspace)
         _, plan = load(settings, cwd)
     study = plan.study
-    if study.kind == "experiment":
-        from ..spec.experiment import allocate_path  # noqa: F401  (experiments: same views)
     meta = {"name": study.name, "study_id": study.study_id,
             "study_version": study.meta.get("study_version"),
             "parent_studies": study.meta.get("parent_studies", []),

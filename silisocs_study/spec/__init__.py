@@ -28,8 +28,12 @@ def resolve_study_path(value: str | os.PathLike, cwd: Path | None = None) -> tup
 
 
 def load_study(value: str | os.PathLike, repo_root: str | os.PathLike | None = None,
-               *, cwd: Path | None = None) -> Study:
-    """Load and validate a study.yaml or an experiment spec; raises StudyError."""
+               *, cwd: Path | None = None, workspace: str | os.PathLike | None = None) -> Study:
+    """Load and validate a study.yaml or an experiment spec; raises StudyError.
+
+    ``workspace`` pins an experiment's folder (an allocated ``{seq}`` folder, or an earlier
+    one to resume); study.yaml workspaces are always the study's own directory.
+    """
     from .yamlload import load_document
 
     file, display, name = resolve_study_path(value, cwd)
@@ -44,7 +48,8 @@ def load_study(value: str | os.PathLike, repo_root: str | os.PathLike | None = N
     from .experiment import is_experiment_file, parse_experiment
 
     if is_experiment_file(doc.data):
-        return parse_experiment(doc, file, root, name)
+        return parse_experiment(doc, file, root, name,
+                                workspace=Path(workspace).resolve() if workspace else None)
     if name is not None:
         raise StudyError(f"'#{name}' selects an experiment, but this is a study.yaml",
                          file=display)

@@ -61,10 +61,11 @@ def _parse_one(doc: Document, path: Path_, item: Any, default_id: str, study_dir
     if command is None:
         if preset is None:
             raise sec.error(None, "an evaluator needs a 'preset' or a 'command'")
+        if preset.module is not None:  # an in-process preset (its command is the fallback)
+            builtin = preset.name
         if preset.command:
             command = tuple(preset.command)
         else:
-            builtin = preset.name
             command = ("{python}", "-m", "silisocs_study.evaluators", preset.name)
     allowed = templates.EVAL_PLACEHOLDERS + extra_placeholders
     static_args = _static_args(sec)

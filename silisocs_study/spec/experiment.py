@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import itertools
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ AXIS_KEYS = ("values", "override")
 DEFAULT_INJECT = {"seed": None, "run_name": "run_name", "experiment_name": None,
                   "output_dir": "++output_dir", "scenario": None}
 _SEQ_WIDTH = 3
+_RESERVED_AXES = tuple(p for p in templates.RUN_PLACEHOLDERS if p != "seed") + ("experiment",)
 
 
 def singular(name: str) -> str:
@@ -70,7 +72,7 @@ def _blocks(data: dict, prefix: str) -> dict[str, tuple[tuple, Any]]:
 
 
 def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | None,
-                     today: _dt.date | None = None) -> Study:
+                     today: _dt.date | None = None, workspace: Path | None = None) -> Study:
     data = doc.data
     for key in data:
         if not (key.startswith(("experiment.", "scenario.")) or key in ("experiment", "scenario")):
@@ -105,9 +107,20 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
     elif exp.has("samples"):
         raise exp.error("samples", "samples is only read with mode: sample")
 
+    _check_names(exp, name_template, name, points)
+
     path_template = exp.str("path", "data/experiments/{name}_{date}_{seq}")
     _check(exp, "path", path_template, ["date", "seq", "name"])
-    workspace = allocate_path(repo_root, path_template, name, today=today, create=False)
+    try:
+        if workspace is None:
+        workspace = allocate_path(repo_root, path_template, name, today=today, create=False)
+    except templates.TemplateError as exc:
+        raise exp.error("path", str(exc)) from None
+    if not path_template.startswith(("/", "~")):
+        norm, root = os.path.normpath(workspace), os.path.normpath(repo_root)
+        if norm != root and not norm.startswith(root.rstrip("/") + "/"):
+            raise exp.error("path", f"path '{path_template}' climbs out of the repo root "
+                                    f"(use an absolute path to write outside it)")
 
     run_ph = templates.RUN_PLACEHOLDERS + tuple(singulars)
     group = Group(
@@ -158,6 +171,24 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
         hypotheses={name: {"statement": exp.data.get("description")}},
         raw=doc.data, post_actions=_post_actions(exp),
     )
+
+
+def _check_names(exp: Section, template: str, name: str, points: list[dict]) -> None:
+    """Every point's rendered name is a run id: render it, check its charset and uniqueness."""
+    seen: dict[str, dict] = {}
+    for point in points:
+        try:
+            run_id = templates.render(template, {**point, "experiment": name})
+        except templates.TemplateError as exc:
+            raise exp.error("name", str(exc)) from None
+        if not ID_RE.match(run_id) or "__" in run_id:
+            raise exp.error("name", f"renders the invalid run name {run_id!r} for {point}: "
+                                    f"use letters, digits, '.', '_', '-' (no '__') and start "
+                                    f"with a letter or digit")
+        if run_id in seen:
+            raise exp.error("name", f"renders the same run name {run_id!r} for {seen[run_id]} "
+                                    f"and {point}: add the axes that tell them apart")
+        seen[run_id] = point
 
 
 def _scenario(exp: Section, scenarios: dict) -> tuple[str, Section | None]:
@@ -226,6 +257,9 @@ def _axes(exp: Section) -> tuple[dict[str, list], list[tuple[str, str | None]]]:
             what = "a list or a count" if axis == "seeds" else "a list"
             raise exp.doc.error(path, f"expected {what}, got {describe(value)}")
         single = singular(axis)
+        if single in _RESERVED_AXES:
+            raise exp.doc.error(axes_sec.path + (axis,), f"axis '{axis}' clashes with the "
+                                                         f"{{{single}}} placeholder", at_key=True)
         if single in [k for k, _ in keys]:
             raise exp.doc.error(axes_sec.path + (axis,), f"axis '{axis}' clashes with another "
                                                          f"axis named '{single}'", at_key=True)
@@ -362,6 +396,11 @@ def _inject(scen: Section) -> dict[str, str | None]:
                                  f"{did_you_mean(role, INJECT_ROLES)}", at_key=True)
         if key is not None and not isinstance(key, str):
             raise scen.doc.error(scen.path + ("inject", role), "expected an override key or null")
+        if key is not None:
+            try:
+                ov.split_key(key)
+            except ValueError as exc:
+                raise scen.doc.error(scen.path + ("inject", role), str(exc)) from None
         inject[role] = key
     return inject
 
@@ -381,8 +420,10 @@ def _post_actions(exp: Section) -> tuple:
                 raise exp.doc.error(path, f"unknown post action {item!r}: expected 'report', "
                                           f"'report --show' or 'shell: CMD'")
             actions.append(("report", "--show" in words[1:]))
-        elif isinstance(item, dict) and list(item) == ["shell"] and isinstance(
-                item["shell"], str) and item["shell"].strip():
+        elif isinstance(item, dict) and list(item) == ["shell"]:
+            if not isinstance(item["shell"], str) or not item["shell"].strip():
+                raise exp.doc.error(path + ("shell",), f"shell: needs a non-empty command "
+                                                       f"string, got {describe(item['shell'])}")
             actions.append(("shell", item["shell"]))
         else:
             raise exp.doc.error(path, f"unknown post action {describe(item)}: expected "

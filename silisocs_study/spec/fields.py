@@ -113,9 +113,12 @@ class Section:
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
             return default
-        if not isinstance(value, list) or any(
-                isinstance(v, bool) or not isinstance(v, int) for v in value):
+        if not isinstance(value, list):
             raise self.error(key, f"expected a list of integers, got {describe(value)}")
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise self.doc.error(self.path + (key, i),
+                                     f"expected an integer, got {describe(v)}")
         if not value:
             raise self.error(key, "must not be empty")
         if unique:

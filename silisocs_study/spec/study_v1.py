@@ -182,6 +182,12 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
             elif reuse is not None:
                 raise cond.error("reuse", "reuse is only read when execution.mode is "
                                           "reuse_existing")
+            else:
+                _check_run_templates(group, name, study_id, [
+                    ("run_name_template", False, (cond, defaults)),
+                    ("output_root_override", True, (cond, execution, defaults)),
+                    ("config_path", True, (cond, defaults)),
+                    ("working_directory", True, (cond, defaults))])
             groups.append(group)
 
     meta = {k: study.data.get(k) for k in ("question", "study_version", "description",
@@ -201,6 +207,40 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
         defaults={"max_concurrent": defaults.int("max_concurrent", None, minimum=1),
                   "timeout_seconds": defaults.int("timeout_seconds", None, minimum=1)},
     )
+
+
+def _check_run_templates(group: Group, study_name: str, study_id: str, fields) -> None:
+    """Render a condition's templates for its first run, so that mistakes the planner would
+    only meet per run (format errors, paths climbing out of the repo root with '..', one
+    output directory for several seeds/scenarios) are reported at their file and line."""
+    scenario, seed = group.scenarios[0], group.seeds[0]
+    values = {"study_name": study_name, "study_id": study_id, "hypothesis_id": group.hypothesis,
+              "condition_id": group.condition, "sub_experiment": group.sub_experiment,
+              "scenario": scenario, "seed": seed,
+              "run_id": f"{group.hypothesis}__{group.condition}__{scenario}__seed{seed}"}
+    for key, is_path, sections in fields:
+        sec = next((s for s in sections if s.has(key)), None)
+        if sec is None:  # a default: the run name template or the workspace layout
+            continue
+        value = sec.data[key]
+        try:
+            rendered = templates.render(value, values)
+        except templates.TemplateError as exc:
+            raise sec.error(key, str(exc)) from None
+        if not is_path:
+            continue
+        path = os.path.expanduser(rendered)
+        norm = os.path.normpath(path)
+        if not os.path.isabs(path) and (norm == ".." or norm.startswith("../")):
+            raise sec.error(key, f"'{rendered}' climbs out of the repo root (use an "
+                                 f"absolute path to write outside it)")
+        if key == "output_root_override":
+            used = templates.fields(value)
+            for axis, count in (("seed", len(group.seeds)), ("scenario", len(group.scenarios))):
+                if count > 1 and axis not in used and "run_id" not in used:
+                    raise sec.error(key, f"runs with different {axis}s of "
+                                         f"{group.hypothesis}/{group.condition} would share one "
+                                         f"output directory: add {{{axis}}} or {{run_id}}")
 
 
 def _escape(text: str) -> str:

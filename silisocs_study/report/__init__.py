@@ -1,0 +1,1 @@
+"""Organized tree, statistics and reports (study.yaml and experiment specs)."""
