@@ -28,7 +28,7 @@ def render_script(plan: Plan, python: str) -> str:
         command = shlex.join(argv(run, python))
         if run.working_directory != root:
             command = f"(cd {shlex.quote(run.working_directory)} && {command})"
-        lines.append(f"# {run.run_id}")
+        lines.append(f"# {_comment(run.run_id)}")
         lines.append(command)
     return "\n".join(lines) + "\n"
 

@@ -94,6 +94,16 @@ def python_for_runs() -> str:
     return python_executable()
 
 
+def _write(writer, plan, output: str) -> None:
+    """Run a file writer; an unwritable --output is a user error (exit 2), not a crash."""
+    try:
+        writer(plan, Path(output), python_for_runs())
+    except IsADirectoryError:
+        raise StudyError(f"--output {output}: is a directory") from None
+    except OSError as exc:
+        raise StudyError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+
+
 @verb("plan")
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planview import describe_plan
@@ -102,7 +112,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if args.output:
         from .plan import write_plan_json
 
-        write_plan_json(plan, Path(args.output), python_for_runs())
+        _write(write_plan_json, plan, args.output)
     print(describe_plan(plan, first=args.first))
     if args.output:
         print(f"Plan written: {args.output}")
@@ -114,7 +124,7 @@ def cmd_generate_bash(args: argparse.Namespace) -> int:
     from .bashgen import write_script
 
     plan = load_plan(args)
-    write_script(plan, Path(args.output), python_for_runs())
+    _write(write_script, plan, args.output)
     print(f"Wrote {args.output} ({sum(1 for r in plan.runs if r.reuse is None)} command(s), "
           f"{sum(1 for r in plan.runs if r.reuse is not None)} reuse comment(s))")
     return 0
@@ -142,7 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _HANDLERS[args.verb](args)
     except StudyError as exc:
-        print(f"error: {exc.format()}", file=sys.stderr)
+        # one line, always: a key or value from the spec may hold a newline
+        text = exc.format().replace("\r", "\\r").replace("\n", "\\n")
+        print(f"error: {text}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

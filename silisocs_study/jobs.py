@@ -43,7 +43,7 @@ def job_document(study: Study, run: Run, python: str, *, session: str,
         "output_dir": run.output_dir, "config_path": run.config_path,
         "working_directory": run.working_directory,
         "runner_module": group.runner_module if run.command is None else None,
-        "command": [python if t == "{python}" else t for t in run.command]
+        "command": [t.replace("{python}", python) for t in run.command]
         if run.command is not None else None,
         "argv": argv(run, python), "overrides": job_overrides(run) if run.command is None
         else [], "resolved_overrides": group.overrides, "fingerprint": run.fingerprint,

@@ -148,19 +148,21 @@ def _expand(study: Study, group: Group, start: int) -> list[Run]:
     root = str(study.repo_root)
     base = {"study_name": study.name, "study_id": study.study_id,
             "hypothesis_id": group.hypothesis, "condition_id": group.condition,
-            "sub_experiment": group.sub_experiment}
+            "sub_experiment": group.sub_experiment, "experiment": group.study_name,
+            "python": "{python}"}  # kept literal: argv() substitutes the interpreter
     if group.mode == "reuse_existing":
         return _expand_reuse(study, group, start, base)
     out_template = group.output_template
     clean = _is_clean(out_template, group)
     per_run_cfg = group.config_path is not None and "{" in group.config_path
     static_cfg = None if per_run_cfg or group.config_path is None else \
-        _absolute(root, group.config_path)
+        _absolute(root, group.config_path, study=study, group=group, what="config_path")
     wd_template = group.working_directory
-    static_wd = _absolute(root, wd_template) if wd_template and "{" not in wd_template else \
-        (root if wd_template is None else None)
+    static_wd = _absolute(root, wd_template, study=study, group=group,
+                          what="working_directory") \
+        if wd_template and "{" not in wd_template else (root if wd_template is None else None)
     shared = _fingerprint_prefix(group)
-    if group.config_path is not None and not per_run_cfg:
+    if group.config_path is not None and not per_run_cfg and group.command is None:
         shared = f"{shared[:-1]},{json.dumps(group.config_path, ensure_ascii=False)}]"
     runs: list[Run] = []
     index = start
@@ -179,18 +181,22 @@ def _expand(study: Study, group: Group, start: int) -> list[Run]:
             values["run_id"] = run_id
             run_name = _render(study, group, "run_name_template", group.run_name_template, values)
         rendered = _render(study, group, "output_root_override", out_template, values)
-        output_dir = _absolute(root, rendered, check=not clean, study=study, group=group)
+        output_dir = _absolute(root, rendered, check=not clean, study=study, group=group,
+                               what="output_root_override")
         cfg_rendered = _render(study, group, "config_path", group.config_path, values) \
             if per_run_cfg else group.config_path
-        config_path = _absolute(root, cfg_rendered) if per_run_cfg else static_cfg
+        config_path = _absolute(root, cfg_rendered, study=study, group=group,
+                                what="config_path") if per_run_cfg else static_cfg
         workdir = static_wd if static_wd is not None else _absolute(
-            root, _render(study, group, "working_directory", wd_template, values))
+            root, _render(study, group, "working_directory", wd_template, values),
+            study=study, group=group, what="working_directory")
         command = None
         if group.command is not None:
             command = tuple(_render(study, group, "execution.command", t, values)
                             for t in group.command)
         fingerprint = _fingerprint(shared, group, scenario, seed, axes,
-                                   cfg_rendered if per_run_cfg else None, command)
+                                   cfg_rendered if per_run_cfg and command is None else None,
+                                   command)
         runs.append(Run(run_id, group, index, scenario, seed, run_name, output_dir,
                         config_path, workdir, command, fingerprint, axes))
         index += 1
@@ -238,7 +244,7 @@ def _is_clean(template: str, group: Group) -> bool:
 
 
 def _absolute(root: str, value: str, *, check: bool = True, study: Study | None = None,
-              group: Group | None = None) -> str:
+              group: Group | None = None, what: str = "") -> str:
     if value.startswith("~"):
         value = os.path.expanduser(value)
     if value.startswith("/"):
@@ -247,7 +253,7 @@ def _absolute(root: str, value: str, *, check: bool = True, study: Study | None 
         return f"{root}/{value}"
     norm = os.path.normpath(value)
     if norm == ".." or norm.startswith("../"):
-        where = f"{group.key}: " if group else ""
+        where = (f"{group.key}: " if group else "") + (f"{what}: " if what else "")
         raise StudyError(f"{where}path '{value}' climbs out of the repo root {root} "
                          f"(use an absolute path to write outside it)",
                          file=study.display_file if study else None)
@@ -255,10 +261,15 @@ def _absolute(root: str, value: str, *, check: bool = True, study: Study | None 
 
 
 def _fingerprint_prefix(group: Group) -> str:
-    """Canonical JSON of what a group's runs share and what determines their result."""
+    """Canonical JSON of what a group's runs share and what determines their result.
+
+    An exact command gets neither the overrides nor the config path: only its rendered
+    tokens (hashed per run) count, so changing a shared override doesn't make it stale."""
+    if group.command is not None:
+        return json.dumps([None, group.mode, [], None, None])
     inject = group.inject
-    return json.dumps([group.runner_module if group.command is None else None, group.mode,
-                       sorted(group.override_args), inject.get("seed"), inject.get("scenario")],
+    return json.dumps([group.runner_module, group.mode, sorted(group.override_args),
+                       inject.get("seed"), inject.get("scenario")],
                       ensure_ascii=False, separators=(",", ":"))
 
 
@@ -294,9 +305,11 @@ def _check_unique(study: Study, runs: list[Run]) -> None:
         key = run.output_dir.rstrip("/")
         other = outputs.get(key)
         if other is not None:
+            lacks = "{seed} or {scenario}" if other.group is run.group else \
+                "{hypothesis_id} or {condition_id}"
             raise StudyError(f"runs '{other.run_id}' and '{run.run_id}' share the output "
-                             f"directory {key} (does the output template lack {{seed}} or "
-                             f"{{scenario}}?)", file=study.display_file)
+                             f"directory {key} (does the output template lack {lacks}?)",
+                             file=study.display_file)
         outputs[key] = run
 
 
@@ -305,22 +318,29 @@ def _check_unique(study: Study, runs: list[Run]) -> None:
 def job_overrides(run: Run) -> list[str]:
     """The Hydra overrides that make ``run`` (runner mode): study overrides + injections."""
     group = run.group
-    inject = group.inject
-    args = list(group.override_args)
-    if run.axes is not None:
-        for axis, key in group.axis_keys:
+    return _job_overrides(group.override_args, group.axis_keys, group.inject, run.axes,
+                          run.seed, run.scenario, run.run_name, group.study_name,
+                          run.output_dir)
+
+
+def _job_overrides(override_args, axis_keys, inject, axes, seed, scenario, run_name,
+                   study_name, output_dir) -> list[str]:
+    """Shared by :func:`job_overrides` and :func:`argv_from_plan_row` so they can't drift."""
+    args = list(override_args)
+    if axes is not None:
+        for axis, key in axis_keys:
             if key:
-                args.append(ov.format_override(key, run.axes[axis]))
+                args.append(ov.format_override(key, axes[axis]))
     elif inject.get("seed"):
-        args.append(f"{inject['seed']}={run.seed}")
+        args.append(f"{inject['seed']}={seed}")
     if inject.get("scenario"):
-        args.append(ov.format_override(inject["scenario"], run.scenario))
+        args.append(ov.format_override(inject["scenario"], scenario))
     if inject.get("run_name"):
-        args.append(ov.format_override(inject["run_name"], run.run_name))
+        args.append(ov.format_override(inject["run_name"], run_name))
     if inject.get("experiment_name"):
-        args.append(ov.format_override(inject["experiment_name"], group.study_name))
+        args.append(ov.format_override(inject["experiment_name"], study_name))
     if inject.get("output_dir"):
-        args.append(ov.format_override(inject["output_dir"], run.output_dir))
+        args.append(ov.format_override(inject["output_dir"], output_dir))
     return args
 
 
@@ -329,11 +349,52 @@ def argv(run: Run, python: str) -> list[str]:
     if run.reuse is not None:
         return []
     if run.command is not None:
-        return [python if tok == "{python}" else tok for tok in run.command]
+        return [tok.replace("{python}", python) for tok in run.command]
     cmd = [python, "-m", run.group.runner_module or ""]
     if run.config_path:
         cmd += ["--config-path", run.config_path]
     return cmd + job_overrides(run)
+
+
+def argv_from_plan_row(doc: dict[str, Any], row: dict[str, Any],
+                       python: str | None = None) -> list[str]:
+    """:func:`argv` rebuilt from plan.json alone: its head (``python``, ``study``, ``groups``)
+    and one row of ``runs``. ``python`` defaults to the interpreter recorded in the plan."""
+    if "reuse" in row:
+        return []
+    python = python or doc["python"]
+    if "command" in row:
+        return [tok.replace("{python}", python) for tok in row["command"]]
+    root = doc["study"]["repo_root"]
+    group = doc["groups"][row["group"]]
+    cmd = [python, "-m", group["runner_module"] or ""]
+    if "config_path" in row:
+        config_path = _from_row(row["config_path"], root)
+    elif group["config_path"] is not None:
+        config_path = _absolute(root, group["config_path"])
+    else:
+        config_path = None
+    if config_path:
+        cmd += ["--config-path", config_path]
+    return cmd + _job_overrides(group["override_args"], group["axis_keys"], group["inject"],
+                                row.get("axes"), row["seed"], row["scenario"], row["run_name"],
+                                doc["study"]["name"], _from_row(row["output_dir"], root))
+
+
+def cwd_from_plan_row(doc: dict[str, Any], row: dict[str, Any]) -> str:
+    """The directory a run's command runs in, from plan.json alone."""
+    root = doc["study"]["repo_root"]
+    if "working_directory" in row:
+        return _from_row(row["working_directory"], root)
+    wd = doc["groups"][row["group"]]["working_directory"]
+    return root if wd is None or "reuse" in row else _absolute(root, wd)
+
+
+def _from_row(path: str, root: str) -> str:
+    """Inverse of :func:`_relative`."""
+    if path == ".":
+        return root
+    return path if path.startswith("/") else f"{root}/{path}"
 
 
 # -- plan.json ----------------------------------------------------------------------------------

@@ -111,16 +111,16 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
 
     path_template = exp.str("path", "data/experiments/{name}_{date}_{seq}")
     _check(exp, "path", path_template, ["date", "seq", "name"])
-    try:
-        if workspace is None:
-        workspace = allocate_path(repo_root, path_template, name, today=today, create=False)
-    except templates.TemplateError as exc:
-        raise exp.error("path", str(exc)) from None
-    if not path_template.startswith(("/", "~")):
-        norm, root = os.path.normpath(workspace), os.path.normpath(repo_root)
-        if norm != root and not norm.startswith(root.rstrip("/") + "/"):
-            raise exp.error("path", f"path '{path_template}' climbs out of the repo root "
-                                    f"(use an absolute path to write outside it)")
+    if workspace is None:  # not pinned: the folder the next run would allocate
+        try:
+            workspace = allocate_path(repo_root, path_template, name, today=today, create=False)
+        except templates.TemplateError as exc:
+            raise exp.error("path", str(exc)) from None
+        if not path_template.startswith(("/", "~")):
+            norm, root = os.path.normpath(workspace), os.path.normpath(repo_root)
+            if norm != root and not norm.startswith(root.rstrip("/") + "/"):
+                raise exp.error("path", f"path '{path_template}' climbs out of the repo root "
+                                        f"(use an absolute path to write outside it)")
 
     run_ph = templates.RUN_PLACEHOLDERS + tuple(singulars)
     group = Group(

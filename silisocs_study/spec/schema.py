@@ -225,7 +225,7 @@ def _study_defs() -> dict[str, dict]:
 
 def _experiment_defs() -> dict[str, dict]:
     scalar = {"type": ["string", "number", "integer", "boolean", "null"]}
-    axis_values = {"type": "array", "minItems": 1, "items": scalar}
+    axis_values = {"type": "array", "minItems": 1, "uniqueItems": True, "items": scalar}
     seeds_axis = {"anyOf": [{"type": "integer", "minimum": 1,
                              "description": "N → seeds 0..N-1"}, _ref("seed_list")]}
     axis_object = _obj({"values": axis_values,
@@ -283,8 +283,8 @@ def _experiment_defs() -> dict[str, dict]:
             "experiment": {**named, "additionalProperties": _ref("experiment")},
             "scenario": {**named, "additionalProperties": _ref("scenario")},
         },
-        "patternProperties": {r"^experiment\.": _ref("experiment"),
-                              r"^scenario\.": _ref("scenario")},
+        "patternProperties": {r"^experiment\." + ID_PATTERN[1:]: _ref("experiment"),
+                              r"^scenario\." + ID_PATTERN[1:]: _ref("scenario")},
         "additionalProperties": False,
         "minProperties": 1,
     }
@@ -301,8 +301,7 @@ def json_schema(which: str = "both") -> dict:
         defs.update(_study_defs())
     if which in ("experiment", "both"):
         defs.update(_experiment_defs())
-    root: dict[str, Any] = {"$schema": DRAFT,
-                            "$id": f"https://silisocs.invalid/study-{which}.schema.json"}
+    root: dict[str, Any] = {"$schema": DRAFT}
     if which == "study":
         root.update(title=defs["study_file"]["title"], **_ref("study_file"))
     elif which == "experiment":

@@ -101,7 +101,8 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
             raise defaults.error("checkpoint_every_n_steps",
                                  f"expected a non-negative integer, got {describe(checkpoint)}")
         if checkpoint > 0:
-            d_overrides = {"sim.checkpoint.every_n_steps": checkpoint, **d_overrides}
+            d_overrides = ov.merge_levels([{"sim.checkpoint.every_n_steps": checkpoint},
+                                           d_overrides])
     global_evals = parse_evaluations(doc, ("evaluations",), top.data.get("evaluations"),
                                      default_prefix="eval", study_dir=study_dir)
 
@@ -145,7 +146,7 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
             if command is not None:
                 for j, token in enumerate(command):
                     try:
-                        templates.check(token, run_placeholders)
+                        templates.check(token, run_placeholders + ("python",))
                     except templates.TemplateError as exc:
                         raise execution.error("command", str(exc)) from None
             sub = cond.id("sub_experiment", cond_id)
@@ -275,14 +276,27 @@ def _parse_inject(defaults: Section) -> dict[str, str | None]:
 
 
 def _overrides_level(sec: Section, *, inline: bool = False) -> dict[str, Any]:
-    level: dict[str, Any] = {}
+    """One level's overrides, each key and value checked where it is written. With ``inline``
+    (run_defaults), dotted keys beside ``overrides`` come first and ``overrides`` wins."""
+    levels: list[tuple[tuple, dict]] = []
     if inline:
-        for key, value in sec.data.items():
-            if _is_inline_override(key):
-                level[key] = value
-    for key, value in sec.mapping("overrides").items():
-        level[key] = value
-    return level
+        levels.append(((), {k: v for k, v in sec.data.items() if _is_inline_override(k)}))
+    levels.append((("overrides",), sec.mapping("overrides")))
+    for under, level in levels:
+        for key, value in level.items():
+            where = sec.path + under + (key,)
+            try:
+                ov.split_key(key)
+            except ValueError as exc:
+                raise sec.doc.error(where, str(exc), at_key=True) from None
+            try:
+                ov.format_override(key, value)
+            except (ValueError, TypeError) as exc:
+                raise sec.doc.error(where, f"cannot pass this value to Hydra: {exc}") from None
+    try:
+        return ov.merge_levels(level for _, level in levels)
+    except ValueError as exc:
+        raise sec.error("overrides", str(exc)) from None
 
 
 def _merge_overrides(cond: Section, levels: list[dict]) -> dict[str, Any]:
@@ -317,6 +331,8 @@ def _resolve_seeds(levels: list[Section]) -> list[int]:
     chosen = None
     for sec in reversed(levels):
         given = [k for k in ("seeds", "seed", "seed_repeats") if sec.has(k)]
+        if given == ["seed", "seed_repeats"]:  # seed is the start of the repeats
+            given = ["seed_repeats"]
         if len(given) > 1:
             raise sec.error(given[1], f"set only one of {', '.join(given)}")
         if given:
@@ -336,7 +352,7 @@ def _resolve_seeds(levels: list[Section]) -> list[int]:
         return [sec.int("seed")]
     repeats = sec.int("seed_repeats", minimum=1)
     if start is None:
-        start = levels[0].int("seed", 1)
+        start = sec.int("seed") if sec.has("seed") else levels[0].int("seed", 1)
     return list(range(start, start + repeats))
 
 

@@ -1,0 +1,1 @@
+print('a different script than the one the study names')
