@@ -1,0 +1,143 @@
+"""What a probe answer means: present or not, yes/no, a number, a choice, words and tokens.
+
+Kept separate from reading and counting so the same rules serve the evaluators, postprocessor
+records and benchmarks; all functions are pure and run once per distinct answer.
+"""
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping
+
+BINARY, NUMERIC, CHOICE, FREETEXT, UNKNOWN_TYPE = (
+    "BinaryProbe", "NumericRatingProbe", "ChoiceProbe", "FreeTextProbe", "UnknownProbe",
+)
+PROBE_TYPES = (BINARY, NUMERIC, CHOICE, FREETEXT)
+KIND = {BINARY: "choice", NUMERIC: "numeric", CHOICE: "choice", FREETEXT: "freetext"}
+IMPUTED_MODE = "carry_forward_imputed"
+YES, NO, OTHER = "Yes", "No", "Other"
+_YES_WORDS = frozenset({"yes", "y", "yeah", "yep", "true", "agree", "affirmative"})
+_NO_WORDS = frozenset({"no", "n", "nope", "false", "disagree", "negative"})
+_FIRST_WORD = re.compile(r"[a-z]+")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+_STRICT_NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(?:/\s*\d+)?\s*\.?\s*")
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_CHOICE_STRIP = " \t\r\n.!?;:\"'`*()[]"
+INFER_THRESHOLD = 0.8
+INFER_SAMPLE = 2000
+STOP_WORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i i'm i've if in into is it it's its
+    itself just me more most my myself no nor not now of off on once only or other our ours ourselves
+    out over own same she should so some such than that that's the their theirs them themselves then
+    there these they they're this those through to too under until up very was we we're were what
+    when where which while who whom why will with would you you're your yours yourself also really
+    think much many""".split()
+)
+
+
+def is_present(value: object) -> bool:
+    """An answer exists: not null and not blank text."""
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return True
+
+
+def binary_answer(value: object) -> str:
+    """``Yes`` / ``No`` / ``Other`` from the first word ("Yes, because…" is a yes)."""
+    if isinstance(value, bool):
+        return YES if value else NO
+    if isinstance(value, (int, float)):
+        return YES if value == 1 else NO if value == 0 else OTHER
+    match = _FIRST_WORD.search(str(value).lower())
+    if match and match.start() <= 2:
+        word = match.group(0)
+        if word in _YES_WORDS:
+            return YES
+        if word in _NO_WORDS:
+            return NO
+    return OTHER
+
+
+def parse_number(value: object, strict: bool = False) -> float | None:
+    """A rating as a float. Lenient mode takes the first number in text ("7/10", "I'd say 4")."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    text = str(value)
+    if strict and not _STRICT_NUMBER.fullmatch(text):
+        return None
+    match = _NUMBER.search(text)
+    if not match:
+        return None
+    number = float(match.group(0))
+    return number if math.isfinite(number) else None
+
+
+def choice_text(value: object) -> str:
+    """A choice as displayed: trimmed of whitespace, quotes and trailing punctuation."""
+    text = str(value).strip().strip(_CHOICE_STRIP)
+    return text or str(value).strip()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def tokens(text: str) -> list[str]:
+    """Content words for top-token lists: lowercase, stop words and 1-letter/number tokens dropped."""
+    return [t for t in _TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOP_WORDS and not t.isdigit()]
+
+
+def _is_yes_no(value: object) -> bool:
+    if isinstance(value, bool):
+        return True
+    if not isinstance(value, str) or word_count(value) > 6:
+        return False
+    return binary_answer(value) != OTHER
+
+
+def infer_probe_type(answer_counts: Mapping[object, int]) -> str:
+    """Guess a type from a label's present answers (weighted): yes/no → binary, numbers → numeric,
+    ≤4 words → choice, else free text; at least 80 % of answers must agree."""
+    if len(answer_counts) > INFER_SAMPLE:  # a large, frequency-weighted sample decides as well
+        answer_counts = dict(sorted(answer_counts.items(), key=lambda kv: -kv[1])[:INFER_SAMPLE])
+    total = sum(n for v, n in answer_counts.items() if is_present(v))
+    if not total:
+        return UNKNOWN_TYPE
+
+    def share(test) -> float:
+        return sum(n for v, n in answer_counts.items() if is_present(v) and test(v)) / total
+
+    if share(_is_yes_no) >= INFER_THRESHOLD:
+        return BINARY
+    if share(lambda v: parse_number(v, strict=True) is not None) >= INFER_THRESHOLD:
+        return NUMERIC
+    if share(lambda v: word_count(str(v)) <= 4) >= INFER_THRESHOLD:
+        return CHOICE
+    return FREETEXT
+
+
+_SEPARATE = bytes(b if chr(b).isascii() and (chr(b).islower() or chr(b).isdigit() or b == 39) else 32
+                  for b in range(256))
+
+
+def count_tokens(texts: list[str]) -> Counter:
+    """``tokens`` over many texts at once, with the same result.
+
+    Bytes outside ``[a-z0-9']`` can never be part of a token, so the lowercased text is cut at them
+    with C-speed ``bytes.translate`` + ``split``; the token regex and stop-word filter then run
+    once per distinct chunk instead of over megabytes of text.
+    """
+    chunks = Counter(" ".join(texts).lower().encode("utf-8", "replace").translate(_SEPARATE).split())
+    counts: Counter = Counter()
+    for chunk, n in chunks.items():
+        for tok in _TOKEN.findall(chunk.decode("ascii")):
+            if len(tok) > 1 and tok not in STOP_WORDS and not tok.isdigit():
+                counts[tok] += n
+    return counts

@@ -1,0 +1,223 @@
+"""Probe evaluators: typing, per-type statistics, typed filters, carry-forward, summaries."""
+from __future__ import annotations
+
+import pytest
+from evaluator_fixtures import action, make_run, probe, probe_config_yaml
+
+from silisocs_study.evaluators import run_builtin
+from silisocs_study.evaluators.answers import (
+    binary_answer,
+    count_tokens,
+    infer_probe_type,
+    parse_number,
+    tokens,
+)
+from silisocs_study.evaluators.probe_config import canonical_probe_type
+
+DIARY = [
+    "Today I walked along the river and thought about the election results.",  # 12 words
+    "Nothing much happened, I read some posts about the river.",  # 10 words
+    "The river was calm and I felt hopeful.",  # 8 words
+]
+ROWS = [
+    # episode 0
+    probe("trust", "a1", 0, 0, "Yes"), probe("trust", "a2", 0, 1, "No, never"), probe("trust", "a3", 0, 2, ""),
+    probe("mood", "a1", 0, 3, "4"), probe("mood", "a2", 0, 4, 5), probe("mood", "a3", 0, 5, "about 3/5"),
+    probe("topic", "a1", 0, 6, "Politics"), probe("topic", "a2", 0, 7, "politics."),
+    probe("topic", "a3", 0, 8, "Sports", mode="on_demand"),
+    probe("diary", "a1", 0, 9, DIARY[0]), probe("diary", "a2", 0, 10, DIARY[1]),
+    probe("agree_q", "a1", 0, 11, "Yes"), probe("agree_q", "a2", 0, 12, "No"), probe("agree_q", "a3", 0, 13, "yes"),
+    probe("score", "a1", 0, 14, "3"), probe("score", "a2", 0, 15, "4.5"), probe("score", "a3", 0, 16, "2"),
+    probe("color", "a1", 0, 17, "red"), probe("color", "a2", 0, 18, "blue"), probe("color", "a3", 0, 19, "dark red"),
+    # episode 1
+    probe("trust", "a1", 1, 20, "yes."), probe("trust", "a2", 1, 21, None),
+    probe("mood", "a1", 1, 22, "seven"), probe("topic", "a1", 1, 23, " Sports "), probe("diary", "a1", 1, 24, DIARY[2]),
+]
+DECLARED = [("trust", "BinaryProbe"), ("mood", "NumericRatingProbe"), ("topic", "ChoiceProbe")]
+CHOICES = {"topic": ["Politics", "Sports", "Music"]}
+
+
+def evaluate(tmp_path, name="probe_metrics_detailed", config=None, rows=ROWS, args=("--no-plots",)):
+    run = make_run(tmp_path / "run", probes=rows, config=config)
+    return run_builtin(name, run, tmp_path / "eval" / f"{name}.json", list(args))
+
+
+def test_answer_helpers() -> None:
+    assert [binary_answer(v) for v in ["Yes.", " no, not really", "YEP", "maybe", True, 0, "nothing"]] == [
+        "Yes", "No", "Yes", "Other", "Yes", "No", "Other"]
+    assert [parse_number(v) for v in ["4", " 7/10", "I'd say 3.5", "seven", 2, True, "nan"]] == [
+        4.0, 7.0, 3.5, None, 2.0, None, None]
+    assert parse_number("about 3", strict=True) is None and parse_number("3/5", strict=True) == 3.0
+    assert canonical_probe_type("silisocs.probes:NumericRatingProbe") == "NumericRatingProbe"
+    assert canonical_probe_type("likert_scale") == "NumericRatingProbe"
+    assert canonical_probe_type("open_text") == "FreeTextProbe" and canonical_probe_type("Mystery") is None
+    assert infer_probe_type({"Yes": 3, "No, not really": 2}) == "BinaryProbe"
+    assert infer_probe_type({"4": 5, "5": 1, 3: 1}) == "NumericRatingProbe"
+    assert infer_probe_type({"Party A": 4, "Undecided": 2}) == "ChoiceProbe"
+    assert infer_probe_type({DIARY[0]: 1, DIARY[1]: 1}) == "FreeTextProbe"
+    assert infer_probe_type({None: 3, "": 1}) == "UnknownProbe"
+    assert tokens("Don't panic: the RIVER's 2 rivers!") == ["don't", "panic", "river's", "rivers"]
+    assert count_tokens(DIARY)["river"] == 3 and "the" not in count_tokens(DIARY)
+
+
+@pytest.mark.parametrize("style,root", [("list", "eval"), ("dict", "evaluations"), ("list", "evals")])
+def test_probe_metrics_detailed_with_declared_types(tmp_path, style, root) -> None:
+    p = evaluate(tmp_path, config=probe_config_yaml(DECLARED, style=style, root=root, choices=CHOICES))
+    assert p["summary_type"] == "probe_metrics" and p["mode"] == "probe_metrics" and p["filter_probe_type"] is None
+    assert p["probe_type_by_label"] == {
+        "agree_q": "BinaryProbe", "color": "ChoiceProbe", "diary": "FreeTextProbe", "mood": "NumericRatingProbe",
+        "score": "NumericRatingProbe", "topic": "ChoiceProbe", "trust": "BinaryProbe"}
+    assert p["per_label"]["trust"]["probe_type_source"] == "declared"
+    assert p["per_label"]["diary"]["probe_type_source"] == "inferred"
+    assert p["total_probe_events"] == p["filtered_probe_events"] == 25 and p["bad_lines"] == 0
+
+    trust = p["per_label"]["trust"]
+    assert (trust["total_events"], trust["responses_present"], trust["responses_missing"]) == (5, 3, 2)
+    assert trust["choice_value_counts"] == {"Yes": 2, "No": 1, "Other": 0}
+    assert (trust["answer_yes"], trust["answer_no"], trust["num_respondents"]) == (2, 1, 2)
+
+    mood = p["per_label"]["mood"]
+    assert mood["numeric_response_stats"] == {"count": 3, "min": 3, "max": 5, "mean": 4.0, "median": 4, "stdev": 1.0}
+    assert (mood["numeric_values_parsed"], mood["numeric_values_unparsed"]) == (3, 1)
+
+    topic = p["per_label"]["topic"]
+    assert topic["choice_value_counts"] == {"Politics": 2, "Sports": 2, "Music": 0}
+    assert topic["probe_mode_counts"] == {"scheduled": 3, "on_demand": 1}
+
+    diary = p["per_label"]["diary"]
+    assert diary["free_text_word_count_stats"] == {"count": 3, "min": 8, "max": 12, "mean": 10.0, "median": 10,
+                                                   "stdev": 2.0}
+    assert diary["free_text_char_len_stats"]["max"] == len(DIARY[0])
+    assert diary["free_text_top_tokens"][0] == ["river", 3]
+
+    assert p["per_type"]["BinaryProbe"] == {"labels": ["agree_q", "trust"], "total_events": 8,
+                                            "responses_present": 6, "responses_missing": 2,
+                                            "answer_yes": 4, "answer_no": 2, "answer_other": 0}
+    assert p["per_type"]["NumericRatingProbe"]["numeric_values_parsed"] == 6
+
+    ep0, ep1 = p["per_episode"]["0"], p["per_episode"]["1"]
+    assert (ep0["total_events"], ep0["responses_present"], ep0["num_respondents"]) == (20, 19, 3)
+    assert (ep1["total_events"], ep1["responses_present"], ep1["num_respondents"]) == (5, 4, 1)
+    assert ep0["labels"]["mood"] == {"total_events": 3, "responses_present": 3, "n": 3, "mean": 4.0, "stdev": 1.0,
+                                     "min": 3, "max": 5}
+    assert ep0["labels"]["diary"]["mean_words"] == 11.0 and ep1["labels"]["diary"]["mean_words"] == 8.0
+    assert ep0["labels"]["trust"]["choice_shares"] == {"Yes": 0.5, "No": 0.5}
+    assert p["per_agent"]["a2"] == {"total_events": 8, "responses_present": 7, "first_episode": 0,
+                                    "last_episode": 1, "label_counts": {"trust": 2, "agree_q": 1, "color": 1,
+                                                                        "diary": 1, "mood": 1, "score": 1,
+                                                                        "topic": 1}}
+    assert p["per_agent_per_episode"]["a1"]["1"] == {"total_events": 4, "responses_present": 4}
+
+    agg = p["aggregated"]
+    assert agg["total_probe_events"] == 25 and agg["response_rate"] == 23 / 25 and agg["num_respondents"] == 3
+    assert agg["share_yes_trust"] == pytest.approx(2 / 3) and agg["share_yes_agree_q"] == pytest.approx(2 / 3)
+    assert agg["mean_mood"] == 4.0 and agg["mean_score"] == pytest.approx(9.5 / 3)
+    assert agg["share_topic_politics"] == 0.5 and agg["share_topic_sports"] == 0.5
+    assert agg["share_topic_music"] == 0.0  # declared option, never chosen: key still there
+    assert agg["share_color_dark_red"] == pytest.approx(1 / 3)
+    assert agg["mean_words_diary"] == 10.0 and agg["response_rate_trust"] == 0.6
+
+
+def test_without_config_types_are_inferred(tmp_path) -> None:
+    p = evaluate(tmp_path)
+    assert p["probe_type_by_label"]["trust"] == "BinaryProbe"
+    assert p["probe_type_by_label"]["mood"] == "ChoiceProbe"  # "about 3/5", "seven": not numbers enough
+    assert all(b["probe_type_source"] == "inferred" for b in p["per_label"].values())
+    assert "share_mood_4" in p["aggregated"] and "mean_mood" not in p["aggregated"]
+
+
+def test_broken_config_is_a_warning(tmp_path) -> None:
+    p = evaluate(tmp_path, config="eval: [unclosed\n  probes: {")
+    assert any("effective_config.yaml" in w for w in p["warnings"])
+    assert p["probe_type_by_label"]["trust"] == "BinaryProbe"
+
+
+@pytest.mark.parametrize(("preset", "ptype", "labels"), [
+    ("probe_binary_detailed", "BinaryProbe", ["agree_q", "trust"]),
+    ("probe_numeric_detailed", "NumericRatingProbe", ["mood", "score"]),
+    ("probe_choice_detailed", "ChoiceProbe", ["color", "topic"]),
+    ("probe_freetext_detailed", "FreeTextProbe", ["diary"]),
+])
+def test_typed_filters(tmp_path, preset, ptype, labels) -> None:
+    p = evaluate(tmp_path, name=preset, config=probe_config_yaml(DECLARED, choices=CHOICES))
+    assert p["filter_probe_type"] == ptype and p["mode"] == preset.replace("_detailed", "")
+    assert sorted(p["per_label"]) == labels and list(p["per_type"]) == [ptype]
+    kept = sum(p["per_label"][label]["total_events"] for label in labels)
+    assert p["filtered_probe_events"] == kept and p["filtered_out_probe_events"] == 25 - kept
+    assert p["aggregated"]["total_probe_events"] == kept
+    assert all(k.split("_")[0] in {"total", "responses", "response", "num", "imputed", "share", "mean", "stdev"}
+               for k in p["aggregated"])
+
+
+CARRY_ROWS = [
+    probe("trust", "a1", 0, 0, "Yes"), probe("trust", "a2", 0, 1, "No"), probe("trust", "a3", 0, 2, ""),
+    probe("trust", "a4", 0, 3, "Yes"),
+    probe("trust", "a2", 1, 4, "Yes"), probe("trust", "a3", 1, 5, "No"), probe("trust", "a4", 1, 6, ""),
+    probe("trust", "a1", 2, 7, "No"),
+]
+
+
+@pytest.mark.parametrize("how", ["config", "flag"])
+def test_carry_forward(tmp_path, how) -> None:
+    config = probe_config_yaml([("trust", "BinaryProbe")], hold_last_response=how == "config")
+    args = ["--no-plots"] + (["--carry-forward"] if how == "flag" else [])
+    p = evaluate(tmp_path, config=config, rows=CARRY_ROWS, args=args)
+    assert p["carry_forward_enabled"] and p["carry_forward_source"] == ("option" if how == "flag" else "effective_config")
+    # a1 e1 (Yes), a2 e2 (Yes), a3 e2 (No), a4 e2 (Yes) added; a4 e1 blank replaced (Yes); a3 e0 stays blank
+    assert p["imputed_responses"] == 5 and p["total_probe_events_raw"] == 8 and p["total_probe_events"] == 12
+    trust = p["per_label"]["trust"]
+    assert trust["probe_mode_counts"] == {"scheduled": 7, "carry_forward_imputed": 5}
+    assert (trust["responses_present"], trust["answer_yes"], trust["answer_no"]) == (11, 7, 4)
+    assert p["aggregated"]["share_yes_trust"] == pytest.approx(7 / 11)
+    assert p["per_episode"]["2"]["total_events"] == 4
+
+
+def test_carry_forward_can_be_switched_off(tmp_path) -> None:
+    config = probe_config_yaml([("trust", "BinaryProbe")], hold_last_response=True)
+    p = evaluate(tmp_path, config=config, rows=CARRY_ROWS, args=["--no-plots", "--no-carry-forward"])
+    assert not p["carry_forward_enabled"] and p["imputed_responses"] == 0 and p["total_probe_events"] == 8
+
+
+def test_missing_probe_file(tmp_path) -> None:
+    run = make_run(tmp_path / "run", actions=[action("post", "a1", 0, 0)])
+    p = run_builtin("probe_metrics_detailed", run, tmp_path / "o.json")
+    assert p["source_files"] == [] and any("probe_events.jsonl" in w for w in p["warnings"])
+    assert p["aggregated"] == {"total_probe_events": 0, "responses_present": 0, "responses_missing": 0,
+                               "num_probe_labels": 0, "num_respondents": 0, "imputed_responses": 0}
+    assert p["plots"]["generated_files"] == [] and not (tmp_path / "o_plots").exists()
+    s = run_builtin("probe_summary", run, tmp_path / "s.json")
+    assert s["total_probe_events"] == 0 and "response_rate" not in s["aggregated"]
+
+
+def test_probe_rows_in_game_master_folders_bad_lines_and_odd_answers(tmp_path) -> None:
+    run = make_run(tmp_path / "run", probes=ROWS[:6], config=probe_config_yaml(DECLARED))
+    gm_rows = [probe("trust", "a9", 3, 0, {"answer": "Yes", "reasoning": "because"}),
+               probe("trust", "a8", 3, 1, ["structured", "list"]),
+               {"event_type": "probe", "label": "trust", "source_user": "a7", "episode": 3},  # no data
+               {"event_type": "action", "label": "like", "source_user": "a7", "episode": 3, "data": {}}]
+    from evaluator_fixtures import write_jsonl
+
+    write_jsonl(run / "gm_1" / "probe_events.jsonl", gm_rows, raw_lines={2: "{not json"})
+    p = run_builtin("probe_metrics_detailed", run, tmp_path / "o.json", ["--no-plots"])
+    assert p["source_files"] == ["probe_events.jsonl", "gm_1/probe_events.jsonl"] and p["bad_lines"] == 1
+    assert p["non_probe_events"] == 1 and p["total_probe_events"] == 9
+    assert p["per_game_master"]["gm_1"] == {"total_events": 3, "responses_present": 2}
+    assert p["per_label"]["trust"]["choice_value_counts"] == {"Yes": 2, "No": 1, "Other": 1}
+    s = run_builtin("probe_summary", run, tmp_path / "s.json")
+    assert s["summary_type"] == "probes" and s["total_probe_events"] == 9 and s["responses_present"] == 7
+    assert s["probe_labels"] == {"trust": 6, "mood": 3} and s["probe_episodes"] == [0, 3]
+    assert s["per_game_master"] == {"root": 6, "gm_1": 3} and s["aggregated"]["response_rate"] == 7 / 9
+
+
+def test_socialsim_style_config_with_options_and_scale(tmp_path) -> None:
+    from silisocs_study.evaluators.probe_config import load_probe_config
+
+    (tmp_path / "effective_config.yaml").write_text(
+        "eval:\n  probes:\n    probes:\n"
+        "    - probe_name: fav\n      probe_type: NumericRatingProbe\n      min_value: 1\n      max_value: 10\n"
+        "    - probe_name: issue\n      probe_type: ChoiceProbe\n      options: [economy, health]\n"
+        "probes:\n  deployment:\n    hold_last_response: true\n")
+    cfg = load_probe_config(tmp_path)
+    assert cfg.declared == {"fav": "NumericRatingProbe", "issue": "ChoiceProbe"}
+    assert cfg.scales == {"fav": (1.0, 10.0)} and cfg.choices == {"issue": ["economy", "health"]}
+    assert cfg.hold_last_response is True and cfg.error is None
