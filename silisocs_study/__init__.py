@@ -1,2 +1,15 @@
-"""silisocs-study: plan, run, record, evaluate and report studies of Hydra runs."""
+"""silisocs-study: plan, run, record, evaluate and report studies of Hydra runs.
+
+``silisocs_study.run(...)`` and ``silisocs_study.load(...)`` (see :mod:`silisocs_study.api`)
+are imported on first use, so ``import silisocs_study`` stays light.
+"""
 __version__ = "0.1.0"
+__all__ = ["run", "load", "__version__"]
+
+
+def __getattr__(name: str):
+    if name in ("run", "load"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,263 @@
+"""Python API: ``silisocs_study.run(...)`` → list of dicts, ``load(...)`` → pandas DataFrame.
+
+Both go through the same pipeline as the CLI: ``run`` parses the very arguments
+``silisocs-study run`` would get and calls :func:`silisocs_study.launch.runner.run_study`
+(one Hydra multirun per app, records, views, post actions); ``load`` reads the records.
+
+What ``run``/``load`` accept as the study (``path_or_name``):
+
+* an experiment spec file: ``"examples/experiments/mutualism.yaml"``, or ``FILE#NAME`` to
+  pick one experiment of a file that defines several;
+* ``"experiments.<name>"`` or ``"experiments/<name>"``: ``<repo_root>/experiments/<name>.yaml``,
+  else ``<repo_root>/examples/experiments/<name>.yaml``, else the ``.yaml`` file in one of
+  those two directories that defines ``experiment.<name>``;
+* a ``study.yaml`` file or the directory holding it;
+* ``load`` also accepts an experiment folder (one holding ``_spec_.yaml``) and a loaded
+  :class:`~silisocs_study.model.Study`.
+
+Relative paths are tried against the current directory first, then ``repo_root``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import StudyError
+
+SEARCH_DIRS = ("experiments", "examples/experiments")
+_FILTERS = {"hypothesis": "--only-hypothesis", "condition": "--only-condition",
+            "sub_experiment": "--only-sub-experiment", "seed": "--only-seed",
+            "run_id": "--only-run-id"}
+
+
+def run(path_or_name: str | os.PathLike, *, repo_root: str | os.PathLike | None = None,
+        launcher: str = "basic", max_concurrent: int | None = None,
+        workspace: str | os.PathLike | None = None, force: bool = False,
+        retry_failed: bool = False, overrides: Sequence[str] = (),
+        **filters: Any) -> list[dict]:
+    """Run a study or experiment spec (resuming: finished runs are skipped) and return results.
+
+    Experiments return their ``results.yaml`` entries for the runs this call selected, in
+    plan order: the axis values (``agent``, ``seed`` …), ``scores``, ``success``,
+    ``final_state``, ``timeline``, ``run_id``, ``status``, ``run_dir`` (and ``error`` for a
+    failed run). A new ``{seq}`` folder is claimed unless ``workspace`` pins one (resume).
+    study.yaml studies return one dict per run: ``run_id``, ``hypothesis``, ``condition``,
+    ``sub_experiment``, ``scenario``, ``seed``, ``status``, ``run_dir``, ``error`` and
+    ``metrics`` = ``{eval_id: {metric: value}}`` (the evaluators' aggregated numbers).
+
+    ``filters``: ``hypothesis``, ``condition``, ``sub_experiment``, ``seed``, ``run_id``
+    (a value or a list; the ``only_`` prefix is accepted too). ``overrides``: extra Hydra
+    overrides for every run. A failed run is reported in its dict (``status``); a user
+    error (bad spec, unknown filter value) raises :class:`~silisocs_study.errors.StudyError`.
+    """
+    from .cli import build_parser
+    from .cli_run import LAUNCHERS
+    from .launch.runner import run_study
+
+    if launcher not in LAUNCHERS:
+        raise ValueError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
+    root = Path(repo_root).resolve() if repo_root is not None else Path.cwd()
+    spec = resolve_spec(path_or_name, root)
+    argv = ["run", "--study", spec, "--repo-root", str(root), "--launcher", launcher, "--yes"]
+    if max_concurrent is not None:
+        argv += ["--max-concurrent", str(int(max_concurrent))]
+    if workspace is not None:
+        argv += ["--workspace", str(Path(workspace).expanduser().resolve())]
+    if force:
+        argv.append("--force")
+    if retry_failed:
+        argv.append("--retry-failed")
+    argv += _filter_args(filters)
+    args = build_parser().parse_args(argv)
+    args.hydra_overrides = list(overrides)
+    run_study(args)
+    study = args.loaded_study
+    from .cli import filters_from
+    from .ledger import Ledger
+    from .plan import build_plan
+
+    plan = build_plan(study, filters_from(args))
+    records = Ledger(study.generated).all()
+    if study.kind == "experiment":
+        from .report.experiment import build_results
+
+        results = build_results(study, list(records.values()))
+        wanted = {r.run_id for r in plan.runs}
+        return [r for r in results if r.get("run_id") in wanted]
+    return [study_result(records[r.run_id]) for r in plan.runs if r.run_id in records]
+
+
+def load(study_or_path, *, workspace: str | os.PathLike | None = None,
+         repo_root: str | os.PathLike | None = None):
+    """A pandas DataFrame, one row per recorded run, for notebooks.
+
+    Columns: ``run_id``, ``status``, then the axes (experiments: ``agent``, ``seed`` …) or
+    ``hypothesis``, ``condition``, ``sub_experiment``, ``scenario``, ``seed`` (study.yaml),
+    ``success`` (experiments), ``run_dir``, ``error``, then numeric columns:
+    ``score.<name>`` for each score in result.json, ``<eval_id>.<metric>`` for each
+    evaluator's aggregated metric.
+
+    Experiments are read from ``workspace`` if given, else from the latest folder of that
+    spec: the folders matching its ``path`` template (``{date}`` = a date, ``{seq}`` =
+    digits) whose ``_spec_.yaml`` names this experiment and spec file, ordered by
+    (date, seq) — the newest one that holds records wins. An experiment folder itself may
+    be passed as ``study_or_path``.
+    """
+    import pandas as pd
+
+    from .ledger import Ledger
+    from .model import Study
+    from .plan import build_plan
+
+    study = study_or_path if isinstance(study_or_path, Study) else None
+    if study is None:
+        study = _load_for_reading(study_or_path, workspace, repo_root)
+    elif study.kind == "experiment" and (workspace is not None or not (
+            study.generated / "records").is_dir()):   # pinned, or not a run folder: latest
+        from .report.experiment import load_experiment
+
+        study = load_experiment(f"{study.file}#{study.name}", study.repo_root,
+                                workspace=workspace)
+    records = Ledger(study.generated).all()
+    if study.kind == "experiment":
+        from .report.experiment import build_results
+
+        rows = [_experiment_row(r, records.get(r["run_id"]))
+                for r in build_results(study, list(records.values()))]
+    else:
+        order = [r.run_id for r in build_plan(study).runs]
+        known = set(order)
+        from .plan import natural_key
+
+        order += sorted((k for k in records if k not in known), key=natural_key)
+        rows = [_study_row(records[k]) for k in order if k in records]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=["run_id", "status"])
+    return frame
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def resolve_spec(value: str | os.PathLike, repo_root: Path) -> str:
+    """The ``--study`` argument for ``value`` (see the module docstring for what is accepted)."""
+    text = os.fspath(value)
+    base, _, name = text.partition("#")
+    for candidate in (Path(base).expanduser(), repo_root / base):
+        if candidate.exists():
+            return str(candidate.resolve()) + (f"#{name}" if name else "")
+    import re
+
+    m = re.fullmatch(r"experiments[./]([A-Za-z0-9][A-Za-z0-9._-]*?)(?:\.ya?ml)?", base)
+    if m:
+        stem = m.group(1)
+        tried = []
+        for d in SEARCH_DIRS:
+            for ext in (".yaml", ".yml"):
+                path = repo_root / d / f"{stem}{ext}"
+                tried.append(str(path))
+                if path.is_file():
+                    return str(path) + (f"#{name}" if name else _pick(path, stem))
+        for d in SEARCH_DIRS:
+            for path in sorted((repo_root / d).glob("*.y*ml")):
+                if stem in _experiments_in(path):
+                    return f"{path}#{stem}"
+        raise StudyError(f"no experiment spec for '{text}': tried {', '.join(tried)} and "
+                         f"the experiment.{stem} blocks of the .yaml files there")
+    raise StudyError(f"study or experiment spec not found: '{text}' (relative to "
+                     f"{Path.cwd()} or {repo_root})")
+
+
+def _experiments_in(path: Path) -> list[str]:
+    from .spec.experiment import experiment_names
+    from .spec.yamlload import load_document
+
+    try:
+        return experiment_names(load_document(path, str(path)).data)
+    except Exception:  # an unrelated broken file must not stop the search
+        return []
+
+
+def _pick(path: Path, stem: str) -> str:
+    """``#stem`` when the file defines several experiments and one is named like the file."""
+    names = _experiments_in(path)
+    return f"#{stem}" if len(names) > 1 and stem in names else ""
+
+
+def _filter_args(filters: dict) -> list[str]:
+    out = []
+    for key, value in filters.items():
+        flag = _FILTERS.get(key.removeprefix("only_"))
+        if flag is None:
+            raise TypeError(f"unknown keyword '{key}' (filters: {', '.join(_FILTERS)})")
+        if value is None:
+            continue
+        values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
+        out += [flag, ",".join(str(v) for v in values)]
+    return out
+
+
+def _load_for_reading(value, workspace, repo_root):
+    from .report.experiment import SPEC_COPY, _read_spec_copy, load_experiment
+
+    root = Path(repo_root).resolve() if repo_root is not None else Path.cwd()
+    folder = Path(os.fspath(value)).expanduser()
+    if folder.is_dir() and (folder / SPEC_COPY).is_file():  # an experiment folder
+        spec = _read_spec_copy(folder) or {}
+        if not spec.get("spec_file"):
+            raise StudyError(f"{folder / SPEC_COPY} does not name its spec file")
+        return load_experiment(f"{spec['spec_file']}#{spec['experiment']}",
+                               repo_root or spec.get("repo_root"), workspace=folder)
+    return load_experiment(resolve_spec(value, root), root, workspace=workspace)
+
+
+def study_result(rec: dict) -> dict:
+    """A study.yaml run as a plain dict (what ``run`` returns for study.yaml studies)."""
+    metrics = {e["id"]: dict(e["aggregated"]) for e in rec.get("evaluations") or []
+               if isinstance(e.get("aggregated"), dict)}
+    out = {k: rec.get(k) for k in ("run_id", "hypothesis", "condition", "sub_experiment",
+                                   "scenario", "seed", "status")}
+    out["run_dir"] = rec.get("run_dir")
+    out["error"] = rec.get("error")
+    failed = [e["id"] for e in rec.get("evaluations") or [] if e.get("status") == "failed"]
+    if failed:
+        out["failed_evaluators"] = failed
+    out["metrics"] = metrics
+    return out
+
+
+def _numeric(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _experiment_row(entry: dict, rec: dict | None) -> dict:
+    skip = ("scores", "final_state", "timeline", "run_dir", "error", "success", "status",
+            "run_id", "stale", "in_plan")
+    row = {"run_id": entry.get("run_id"), "status": entry.get("status")}
+    row.update({k: v for k, v in entry.items() if k not in skip})
+    row["success"] = bool(entry.get("success"))
+    row["run_dir"] = entry.get("run_dir")
+    row["error"] = entry.get("error")
+    for k, v in (entry.get("scores") or {}).items():
+        row[f"score.{k}"] = float(v) if _numeric(v) else None
+    for e in (rec or {}).get("evaluations") or []:
+        for k, v in (e.get("aggregated") or {}).items():
+            if _numeric(v):
+                row[f"{e['id']}.{k}"] = float(v)
+    return row
+
+
+def _study_row(rec: dict) -> dict:
+    row = {k: rec.get(k) for k in ("run_id", "status", "hypothesis", "condition",
+                                   "sub_experiment", "scenario", "seed")}
+    row["run_dir"] = rec.get("run_dir")
+    row["error"] = rec.get("error")
+    for e in rec.get("evaluations") or []:
+        for k, v in (e.get("aggregated") or {}).items():
+            if _numeric(v):
+                row[f"{e['id']}.{k}"] = float(v)
+    return row
+
+
+__all__ = ["run", "load", "resolve_spec"]

@@ -1,0 +1,103 @@
+"""Per-run metrics from records: the ``aggregated`` block of each evaluator, kept apart.
+
+A metric is always named ``<eval_id>.<metric>``: two evaluators that both report
+``num_agents`` give two metrics, never an average of the two (weakness 15 of the reference).
+Only records whose status is ``success`` or ``reused`` and that are not stale (their plan
+changed since) count for statistics; every record still appears in the organized tree.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable
+
+USABLE_STATUSES = ("success", "reused")
+EVAL_OK = ("success", "reused")
+
+
+def usable(rec: dict) -> bool:
+    return rec.get("status") in USABLE_STATUSES and not rec.get("stale")
+
+
+def why_unusable(rec: dict) -> str | None:
+    if rec.get("status") not in USABLE_STATUSES:
+        return f"status {rec.get('status')}"
+    if rec.get("stale"):
+        return "stale (the plan changed since this run)"
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return float(value)
+    if isinstance(value, (int, float)):
+        x = float(value)
+        return x if math.isfinite(x) else None
+    return None
+
+
+_FILE_CACHE: dict[tuple[str, int], dict | None] = {}
+
+
+def _aggregated_from_file(path: str) -> dict | None:
+    """The ``aggregated`` block of an evaluator output file (reused evals carry only a path)."""
+    p = Path(path)
+    try:
+        key = (str(p), p.stat().st_mtime_ns)
+    except OSError:
+        return None
+    if key not in _FILE_CACHE:
+        try:
+            payload = json.loads(p.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            payload = None
+        agg = payload.get("aggregated") if isinstance(payload, dict) else None
+        _FILE_CACHE[key] = agg if isinstance(agg, dict) else None
+    return _FILE_CACHE[key]
+
+
+def evaluator_metrics(rec: dict) -> dict[str, dict[str, float]]:
+    """{eval_id: {metric: value}} for each evaluator of the run that produced numbers."""
+    out: dict[str, dict[str, float]] = {}
+    for ev in rec.get("evaluations") or []:
+        if not isinstance(ev, dict) or not ev.get("id") or ev.get("status") not in EVAL_OK:
+            continue
+        agg = ev.get("aggregated")
+        if not isinstance(agg, dict) and ev.get("path"):
+            agg = _aggregated_from_file(str(ev["path"]))
+        if not isinstance(agg, dict):
+            continue
+        values = {str(k): x for k, v in agg.items() if (x := _number(v)) is not None}
+        if values:
+            out[str(ev["id"])] = values
+    return out
+
+
+def flat_metrics(rec: dict) -> dict[str, float]:
+    """{"<eval_id>.<metric>": value} for one run."""
+    return {f"{eid}.{m}": v for eid, vals in evaluator_metrics(rec).items()
+            for m, v in vals.items()}
+
+
+def metric_order(records: Iterable[dict]) -> list[str]:
+    """Every metric key, in order of first appearance (evaluator order, then payload order)."""
+    seen: dict[str, None] = {}
+    for rec in records:
+        for key in flat_metrics(rec):
+            seen.setdefault(key, None)
+    return list(seen)
+
+
+def split_metric(key: str, evaluators: Iterable[str] = ()) -> tuple[str, str]:
+    """("action_metrics", "actions_per_agent") from "action_metrics.actions_per_agent"."""
+    for eid in sorted(evaluators, key=len, reverse=True):
+        if key.startswith(eid + "."):
+            return eid, key[len(eid) + 1:]
+    eid, _, metric = key.partition(".")
+    return eid, metric
+
+
+def metric_words(key: str) -> str:
+    """Plain words for a metric key: 'interactive actions per agent'."""
+    return split_metric(key)[1].replace("_", " ")

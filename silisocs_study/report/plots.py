@@ -1,0 +1,191 @@
+"""``generated/reports/comparison.png``: one panel per hypothesis.
+
+Each panel shows one metric by condition: the mean with its 95% CI as an error bar, every seed
+as a jittered dot, scenarios side by side in their own colour, and the contrast against the
+reference (difference, Holm p) written above each other condition.
+"""
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+from .metrics import metric_words
+from .summary_md import fmt, fmt_p, fmt_signed
+
+COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
+          "#17becf", "#7f7f7f", "#bcbd22")
+
+
+def _values(block: dict, cond: str, scen: str, metric: str, records_by_id: dict) -> list:
+    from .metrics import flat_metrics
+
+    cell = block["statistics"].get(cond, {}).get(scen)
+    if not cell:
+        return []
+    out = []
+    for rid in cell["run_ids"]:
+        rec = records_by_id.get(rid)
+        if rec is not None:
+            v = flat_metrics(rec).get(metric)
+            if v is not None:
+                out.append(v)
+    return out
+
+
+def plot_comparison(analysis: dict, records: list[dict], target: Path,
+                    metrics: dict[str, str | None], title: str | None = None) -> Path:
+    """Write the figure; ``metrics`` maps hypothesis → metric key to show (None: no data)."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+
+    hyps = list(analysis["hypotheses"].items())
+    n = max(1, len(hyps))
+    ncols = 1 if n == 1 else 2
+    nrows = math.ceil(n / ncols)
+    widest = max((len(b["conditions"]) * max(1, len(b["scenarios"])) for _, b in hyps),
+                 default=2)
+    width = max(7.0, min(14.0, 2.2 + 1.1 * widest)) * (1 if ncols == 1 else 0.8) * ncols
+    fig = Figure(figsize=(width, 5.2 * nrows), dpi=150, layout="constrained")
+    FigureCanvasAgg(fig)
+    records_by_id = {r.get("run_id"): r for r in records}
+    rng = np.random.default_rng(0)
+    if title:
+        fig.suptitle("\n".join(textwrap.wrap(title, int(width * 9))), fontsize=13,
+                     fontweight="bold")
+    axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n)]
+    for ax in axes[len(hyps):]:
+        ax.set_axis_off()
+    for ax, (hyp, block) in zip(axes, hyps):
+        metric = metrics.get(hyp)
+        _panel(ax, hyp, block, metric, records_by_id, rng, Line2D)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=150, facecolor="white")
+    return target
+
+
+def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, rng,
+           Line2D) -> None:
+    conds = block["conditions"]
+    scens = block["scenarios"] or ["—"]
+    head = f"{hyp}: {metric_words(metric)}" if metric else hyp
+    statement = block.get("statement")
+    sub = "\n".join(textwrap.wrap(statement, 70)[:2]) if statement else ""
+    ax.set_title(head + (f"\n{sub}" if sub else ""), fontsize=11, loc="left")
+    if metric is None or not any(
+            metric in cell["metrics"] for sc in block["statistics"].values()
+            for cell in sc.values()):
+        why = (f"no usable runs yet ({block['n_records']} record(s), none successful and "
+               f"current)" if not block.get("n_usable") else f"no data for {metric}")
+        ax.text(0.5, 0.5, why, ha="center", va="center",
+                transform=ax.transAxes, fontsize=11, color="#555555")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    k = len(scens)
+    span = 0.74
+    step = span / k
+    offsets = [(-span / 2 + step / 2 + i * step) if k > 1 else 0.0 for i in range(k)]
+    width = step if k > 1 else 0.5            # room for one scenario's dots + mean
+    slots: dict[tuple[str, str], tuple[float, float]] = {}   # (cond, scen) → (x, top)
+    n_seeds: set[int] = set()
+    lows: list[float] = []
+    for si, scen in enumerate(scens):
+        color = COLORS[si % len(COLORS)]
+        for ci, cond in enumerate(conds):
+            x = ci + offsets[si]
+            vals = _values(block, cond, scen, metric, records_by_id)
+            cell = block["statistics"].get(cond, {}).get(scen)
+            d = (cell or {}).get("metrics", {}).get(metric) if cell else None
+            top = -math.inf
+            if vals:   # seeds on the left of the slot, the mean ± CI on the right
+                n_seeds.add(len(vals))
+                jitter = rng.uniform(-width * 0.1, width * 0.1, len(vals))
+                ax.scatter(x - width * 0.18 + jitter, vals, s=30, color=color, alpha=0.6,
+                           zorder=3, edgecolors="white", linewidths=0.6)
+                top = max(vals)
+                lows.append(min(vals))
+            if d and d.get("mean") is not None:
+                xm = x + width * 0.16
+                if d.get("ci_low") is not None:
+                    lo, hi = d["mean"] - d["ci_low"], d["ci_high"] - d["mean"]
+                    ax.errorbar([xm], [d["mean"]], yerr=[[lo], [hi]], fmt="none", ecolor=color,
+                                elinewidth=2, capsize=6 if k < 3 else 4, capthick=2, zorder=4)
+                    top = max(top, d["ci_high"])
+                    lows.append(d["ci_low"])
+                ax.scatter([xm], [d["mean"]], s=95 if k < 3 else 60, marker="D", color=color,
+                           edgecolors="black", linewidths=0.8, zorder=5)
+            if top > -math.inf:
+                slots[(cond, scen)] = (x, top)
+    if slots:
+        lo_y = min(lows) if lows else min(t for _, t in slots.values())
+        hi_y = max(t for _, t in slots.values())
+        rng_y = (hi_y - lo_y) or max(abs(hi_y), 1.0)
+        ax.set_ylim(lo_y - 0.08 * rng_y, hi_y + 0.30 * rng_y)   # headroom for the labels
+    ax.set_xlabel("condition", fontsize=10)
+    _annotate(ax, block, metric, conds, scens, slots)
+    ax.set_xticks(range(len(conds)))
+    ax.set_xticklabels([f"{c}\n(reference)" if c == block["reference"] else c for c in conds],
+                       fontsize=10)
+    ax.set_xlim(-0.6, len(conds) - 0.4)
+    ax.set_ylabel(metric, fontsize=9)
+    ax.tick_params(axis="y", labelsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    handles = [Line2D([], [], marker="D", linestyle="none", markerfacecolor="white",
+                      markeredgecolor="black", markersize=8, label="mean ± 95% CI"),
+               Line2D([], [], marker="o", linestyle="none", color="#777777", alpha=0.6,
+                      markersize=6, label="one run (seed)" + (
+                          f"; {min(n_seeds)} seeds per cell" if len(n_seeds) == 1 else
+                          f"; {min(n_seeds)}–{max(n_seeds)} seeds per cell" if n_seeds
+                          else ""))]
+    handles += [Line2D([], [], marker="s", linestyle="none", color=COLORS[i % len(COLORS)],
+                       markersize=9, label=f"scenario: {s}") for i, s in enumerate(scens)]
+    compact = len(scens) > 1
+    ax.legend(handles=handles, fontsize=8, loc="upper center",
+              bbox_to_anchor=(0.5, -0.27 if compact else -0.2),
+              ncol=2 if len(handles) > 2 else len(handles), frameon=False)
+
+
+def _annotate(ax, block: dict, metric: str, conds: list[str], scens: list[str],
+              slots: dict[tuple[str, str], tuple[float, float]]) -> None:
+    """Above each non-reference slot: its difference from the reference (same scenario) and
+    the Holm-adjusted p. One scenario: the full wording; several: a compact Δ / p."""
+    rows = {(r["condition"], r["scenario"]): r for r in block["contrasts"]
+            if r["metric"] == metric}
+    if not rows or not slots:
+        return
+    ymin, ymax = ax.get_ylim()
+    pad = (ymax - ymin) * 0.03
+    compact = len(scens) > 1
+    for (cond, scen), (x, top) in slots.items():
+        r = rows.get((cond, scen))
+        if r is None or r.get("difference") is None:
+            continue
+        p = fmt_p(r["p_holm"]) if r.get("p_holm") is not None else None
+        p_text = None if p is None else f"Holm p {p if p.startswith('<') else '= ' + p}"
+        if compact:
+            same = "identical values" in (r.get("note") or "")
+            lines = [f"Δ {fmt_signed(r['difference'])}",
+                     p_text or ("no test (identical)" if same else "no test")]
+        else:
+            lines = [f"{cond} − {r['reference']} = {fmt_signed(r['difference'])}"]
+            if r.get("p") is not None and r.get("ci_low") is not None:
+                lines.append(f"95% CI [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]")
+            how = "paired" if r.get("design") == "paired" else "Welch"
+            lines.append(f"{how}, {p_text}" if p_text else "no test: " + (
+                (r.get("note") or "").split("; ")[-1] or "not enough data"))
+        ax.annotate("\n".join(lines), xy=(x, top + pad), ha="center", va="bottom",
+                    fontsize=8 if not compact else 7, color="#222222")
+    if compact:
+        ax.set_xlabel(f"condition\n(Δ = difference of means from {block['reference']} in the "
+                      f"same scenario; p Holm-adjusted)", fontsize=9)
+
+
+def choose_metrics(analysis: dict, metric: str | None) -> dict[str, str | None]:
+    """The metric of each panel: ``--metric`` for all, else each hypothesis' key metric."""
+    return {h: (metric or b.get("key_metric")) for h, b in analysis["hypotheses"].items()}
+
+
+__all__ = ["plot_comparison", "choose_metrics", "fmt"]

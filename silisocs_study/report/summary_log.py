@@ -1,0 +1,119 @@
+"""``summary-append``: the study's research log, one JSON line + one Markdown block per note.
+
+``summary_log.jsonl`` lines: ``{created_at, study_id, study_name, author, hypothesis,
+condition, note, evidence_paths}``. ``SUMMARY.md`` starts with "# Study Summary" and
+"Study: <name>" (written by whichever appender finds the file empty), then per note::
+
+    ## <created_at> | <author>
+    Hypothesis: <h or n/a>
+    Condition: <c or n/a>
+
+    <note>
+
+    Evidence:
+    - <path>
+
+Both files are appended under an exclusive ``flock`` with a single ``write`` each, so
+concurrent writers (Slurm array tasks, several analysts) never interleave or lose entries.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from ..errors import StudyError, did_you_mean
+from ..ledger.lockfile import append_line
+from ..ledger.records import utc_now
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+
+def paths(study) -> tuple[Path, Path]:
+    """(SUMMARY.md, summary_log.jsonl) of a study."""
+    md = study.summary_path or Path(study.workspace) / "SUMMARY.md"
+    log = study.summary_log_path or Path(study.generated) / "summary_log.jsonl"
+    return Path(md), Path(log)
+
+
+def validate(study, hypothesis: str | None, condition: str | None) -> None:
+    hyps = _conditions(study)
+    if hypothesis is not None and hypothesis not in hyps:
+        raise StudyError(f"--hypothesis '{hypothesis}' is not a hypothesis of "
+                         f"{study.study_id}{did_you_mean(hypothesis, hyps)}"
+                         f" (known: {', '.join(hyps) or 'none'})")
+    if condition is not None:
+        pool = hyps[hypothesis] if hypothesis is not None else \
+            [c for cs in hyps.values() for c in cs]
+        if condition not in pool:
+            where = f"hypothesis {hypothesis}" if hypothesis else study.study_id
+            raise StudyError(f"--condition '{condition}' is not a condition of {where}"
+                             f"{did_you_mean(condition, pool)} (known: "
+                             f"{', '.join(dict.fromkeys(pool)) or 'none'})")
+
+
+def _conditions(study) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {h: [] for h in (study.hypotheses or {})}
+    for g in study.groups:
+        conds = out.setdefault(g.hypothesis, [])
+        if g.condition not in conds:
+            conds.append(g.condition)
+    return out
+
+
+def append_summary(study, *, author: str, note: str, hypothesis: str | None = None,
+                   condition: str | None = None, evidence: list[str] | None = None,
+                   created_at: str | None = None) -> dict:
+    """Validate, then append to both files; returns the JSON entry."""
+    if not author or not author.strip():
+        raise StudyError("--author must not be empty")
+    if not note or not note.strip():
+        raise StudyError("--note must not be empty")
+    validate(study, hypothesis, condition)
+    evidence = [str(p) for p in (evidence or [])]
+    for p in evidence:
+        path = Path(p)
+        if not path.is_absolute():
+            path = Path(study.repo_root) / path
+        if not path.exists() and not Path(p).exists():
+            print(f"warning: evidence path does not exist: {p}", file=sys.stderr)
+    entry = {"created_at": created_at or utc_now(), "study_id": study.study_id,
+             "study_name": study.name, "author": author, "hypothesis": hypothesis,
+             "condition": condition, "note": note, "evidence_paths": evidence}
+    md, log = paths(study)
+    append_line(log, entry)
+    append_markdown(md, study.name, markdown_block(entry))
+    return entry
+
+
+def markdown_block(entry: dict) -> str:
+    lines = ["", f"## {entry['created_at']} | {entry['author']}",
+             f"Hypothesis: {entry.get('hypothesis') or 'n/a'}",
+             f"Condition: {entry.get('condition') or 'n/a'}", "", entry["note"].rstrip()]
+    if entry.get("evidence_paths"):
+        lines += ["", "Evidence:"] + [f"- {p}" for p in entry["evidence_paths"]]
+    return "\n".join(lines) + "\n"
+
+
+def append_markdown(path: Path, study_name: str, block: str) -> None:
+    """Append ``block`` (writing the header first if the file is new or empty), locked."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # pragma: no cover - e.g. some network filesystems
+                pass
+        data = block
+        if os.fstat(fd).st_size == 0:
+            data = f"# Study Summary\n\nStudy: {study_name}\n" + block
+        view = memoryview(data.encode("utf-8"))
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+    finally:
+        os.close(fd)
