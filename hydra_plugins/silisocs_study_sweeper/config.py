@@ -17,6 +17,9 @@ class StudySweeperConf:
     study: Optional[str] = None
     repo_root: Optional[str] = None
     workspace: Optional[str] = None   # experiment folder (allocated by `silisocs-study run`)
+    # a plan.json to run instead of expanding `study` (Slurm array tasks: their own rows of
+    # the submission's plan); the sweeper then writes neither generated/plan.json nor views
+    plan_file: Optional[str] = None
     only_hypothesis: Optional[Any] = None
     only_condition: Optional[Any] = None
     only_sub_experiment: Optional[Any] = None

@@ -1,0 +1,14 @@
+"""Slurm for real: ``submitit`` and ``slurm-array`` submissions, array tasks, hooks, and
+reconciling records with Slurm accounting (``status``).
+
+Layout of one submission (both verbs)::
+
+    <generated>/slurm/submissions.jsonl        one line per submission (job ids → run ids)
+    <generated>/slurm/<submission id>/
+        plan.json        the runs still to do, written once (write_plan_json)
+        tasks.json       task index → run ids (+ byte ranges of their plan.json rows)
+        env.sh           export K=<shlex-quoted> lines the array template sources
+        sbatch.sh        the exact sbatch command(s) (printed without --submit)
+        logs/            Slurm stdout/stderr of each task
+        tasks/<i>.json   a task's own plan slice (written by the task itself)
+"""

@@ -1,0 +1,196 @@
+"""What runs inside a Slurm job.
+
+* :func:`run_group` — the callable ``submitit`` pickles (by reference: it lives in this
+  importable module): the hooks around ``python -m silisocs_study ... run`` for one group.
+* :func:`run_array_task` — ``python -m silisocs_study task --submission DIR --index I``
+  (the array template's last step): reads *its* rows of the submission's plan.json and
+  runs exactly those runs through the normal path (decide → reuse → the study sweeper in
+  a multirun per app); it never loads or expands the study.
+* :func:`finalize` — ``task --submission DIR --finalize`` (a job that waits for the array):
+  reconciles with Slurm once and rebuilds the study's views from all records.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from .hooks import Hooks, HookError, run_with_hooks
+
+TASKS_FILE = "tasks.json"
+PLAN_FILE = "plan.json"
+
+
+def _rank() -> int:
+    for var in ("SUBMITIT_GLOBAL_RANK", "SLURM_PROCID"):
+        value = os.environ.get(var)
+        if value and value.isdigit():
+            return int(value)
+    return 0
+
+
+def run_group(spec: dict[str, Any]) -> dict[str, Any]:
+    """submitit job: hooks + the group's study command (rank 0 only); raises on failure."""
+    if _rank() != 0:
+        return {"group": spec.get("group"), "skipped": "not rank 0"}
+    started = time.time()
+    rc = run_with_hooks(spec["cmd"], cwd=spec.get("cwd"), hooks=Hooks.from_json(
+        spec.get("hooks")))
+    result = {"group": spec.get("group"), "exit_code": rc,
+              "seconds": round(time.time() - started, 3)}
+    if rc != 0:
+        raise RuntimeError(f"study command for {spec.get('group')} exited with code {rc}")
+    return result
+
+
+# -- array tasks --------------------------------------------------------------------------
+
+def load_tasks(submission: Path) -> dict:
+    from ..errors import StudyError
+
+    try:
+        return json.loads((submission / TASKS_FILE).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StudyError(f"{submission}: not a slurm-array submission (no {TASKS_FILE})") \
+            from None
+
+
+def task_plan(submission: Path, meta: dict, index: int):
+    """(head, rows, Plan) of task ``index``: only its rows are read."""
+    from .planfile import plan_from_json, read_rows
+
+    entry = meta["tasks"][index]
+    plan_path = submission / meta.get("plan", PLAN_FILE)
+    head, rows = read_rows(plan_path, meta["head_len"], entry["rows"])
+    if [r.get("run_id") for r in rows] != entry["run_ids"]:  # plan.json was rewritten?
+        from ..plan import load_plan_json
+
+        doc = load_plan_json(plan_path)
+        by_id = {r["run_id"]: r for r in doc["runs"]}
+        rows = [by_id[i] for i in entry["run_ids"] if i in by_id]
+        head = doc
+    return head, rows, plan_from_json(head, rows)
+
+
+def run_array_task(submission: Path, index: int) -> int:
+    from ..jobs import job_document
+    from ..ledger import Ledger
+    from ..ledger.recorder import record_reuse
+    from ..launch.decide import decide
+    from ..launch.runner import _run_unit
+    from ..launch.scope import run_key
+    from ..overrides import format_override
+    from ..plan import Plan
+    from ..spec.study_v1 import python_executable
+    from .planfile import write_slice
+
+    submission = submission.resolve()
+    meta = load_tasks(submission)
+    if not 0 <= index < len(meta["tasks"]):
+        print(f"task {index}: out of range (this submission has {len(meta['tasks'])} "
+              f"task(s)); nothing to do")
+        return 0
+    head, rows, plan = task_plan(submission, meta, index)
+    study = plan.study
+    settings = meta.get("settings") or {}
+    ledger = Ledger(study.generated)
+    records = {r.run_id: rec for r in plan.runs if (rec := ledger.read(r.run_id)) is not None}
+    decisions = decide(plan.runs, records, retry_failed=bool(settings.get("retry_failed")),
+                       stale=settings.get("stale") or "rerun")
+    s = decisions.summary()
+    print(f"task {index} of {meta.get('submission')}: {len(plan.runs)} run(s) — new "
+          f"{s['new']}, retry {s['retry']}, stale {s['stale']}, skip {s['skip']}, "
+          f"failed left {s['failed_left']}, reuse {s['reuse']}", flush=True)
+    session = uuid.uuid4().hex[:12]
+    python = python_executable()
+    for run in decisions.reuse:
+        record_reuse(job_document(study, run, python, session=session))
+    launch = decisions.launch
+    if launch:
+        # the task is already queued: composing each job once more before launching it
+        # (the sweeper's validation) would only repeat the job's own compose error
+        extra = ["hydra.sweeper.validate=false", *(settings.get("hydra_overrides") or [])]
+        ids = frozenset(r.run_id for r in launch)
+        slice_path = submission / "tasks" / f"{index}.json"
+        write_slice(head, [r for r in rows if r["run_id"] in ids], slice_path)
+        sweep_plan = Plan(study, launch, plan.total)
+        extra.append(format_override("hydra.sweeper.plan_file", str(slice_path)))
+        args = argparse.Namespace(
+            launcher="basic", max_concurrent=None, batch_size=None, no_progress=True,
+            stale=settings.get("stale") or "rerun", force=False,
+            retry_failed=bool(settings.get("retry_failed")), fail_fast=False,
+            max_retries=int(settings.get("max_retries") or 0),
+            timeout_seconds=settings.get("timeout_seconds"), hydra_overrides=extra)
+        units: dict[tuple, list] = {}
+        for run in launch:
+            units.setdefault(run_key(run), []).append(run)
+        for (module, config_path), runs in units.items():
+            _run_unit(args, sweep_plan, module, config_path, runs, session, python)
+    bad = []
+    for run in plan.runs:
+        rec = ledger.read(run.run_id)
+        status = rec.get("status") if rec else None
+        if status not in ("success", "reused"):
+            bad.append(f"{run.run_id}: {status or 'no record'}")
+    print(f"task {index}: {len(plan.runs) - len(bad)} ok, {len(bad)} not ok"
+          + "".join(f"\n  {b}" for b in bad[:20]), flush=True)
+    return 1 if bad else 0
+
+
+def finalize(submission: Path) -> int:
+    """After the array: reconcile with Slurm (once) and rebuild the study's views."""
+    from ..launch.sweep import SweepSettings, load, rebuild_study_views
+    from ..ledger import Ledger
+    from .reconcile import reconcile
+
+    submission = submission.resolve()
+    meta = load_tasks(submission)
+    study_info = meta["study"]
+    settings = SweepSettings(study=study_info["ref"], repo_root=study_info["repo_root"],
+                             workspace=study_info.get("workspace"))
+    study, plan = load(settings, study_info["repo_root"])
+    for _ in range(10):  # sacct lags the end of the tasks by a few seconds
+        result = reconcile(study, Ledger(study.generated).all(), write=True)
+        if result is None or not _own_unknown(result, meta):
+            break
+        time.sleep(2)
+    records = rebuild_study_views(str(study.file), plan=plan)
+    print(f"views rebuilt from {len(records)} record(s): {study.generated}")
+    if study.kind == "experiment":
+        from ..report.experiment import finish_experiment
+
+        return finish_experiment(plan, records)
+    return 0
+
+
+def _own_unknown(result, meta: dict) -> bool:
+    """True while some run of this submission is neither final nor known to Slurm."""
+    mine = {rid for t in meta["tasks"] for rid in t["run_ids"]}
+    for rid in mine:
+        rec = result.records.get(rid)
+        if rec is None or rec.get("status") == "running":
+            return True
+    return False
+
+
+def main_task(args: argparse.Namespace) -> int:
+    submission = Path(args.submission)
+    if args.finalize:
+        return finalize(submission)
+    if args.index is None:
+        index_text = os.environ.get("SLURM_ARRAY_TASK_ID")
+        if index_text is None:
+            from ..errors import StudyError
+
+            raise StudyError("task: give --index N (or run inside a Slurm array task)")
+        args.index = int(index_text) + int(args.offset or 0)
+    try:
+        return run_array_task(submission, int(args.index))
+    except HookError as exc:  # pragma: no cover - hooks run in the template for arrays
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
