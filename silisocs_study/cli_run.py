@@ -30,6 +30,9 @@ def add_run_verbs(sub, add_common, add_filters) -> None:
                    help="jobs per launcher batch (default 50; submitit_local: max-concurrent)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before large runs")
     p.add_argument("--no-progress", action="store_true", help="plain output, no live display")
+    p.add_argument("--workspace", default=None, metavar="DIR",
+                   help="experiment specs: run in this folder (resume/continue it) instead "
+                        "of claiming the next {seq} folder")
     add_filters(p)
 
     p = sub.add_parser("status", help="counts per hypothesis × condition, failures, stale runs")

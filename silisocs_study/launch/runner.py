@@ -31,10 +31,19 @@ def run_study(args: argparse.Namespace) -> int:
     from .decide import decide
 
     plan = load_plan(args)
+    if plan.study.kind == "experiment":  # claim the {seq} folder (or pin --workspace)
+        from ..report.experiment import pin_workspace
+
+        plan = pin_workspace(args, plan)
+    elif getattr(args, "workspace", None):
+        raise StudyError("--workspace pins an experiment folder; a study.yaml's workspace "
+                         "is its own directory")
     study = plan.study
+    args.loaded_study = study  # for the Python API (silisocs_study.run)
     python = python_for_runs()
     ledger = Ledger(study.generated)
-    decisions = decide(plan.runs, ledger.all(), force=args.force,
+    known = ledger.all()
+    decisions = decide(plan.runs, known, force=args.force,
                        retry_failed=args.retry_failed, stale=args.stale)
     s = decisions.summary()
     print(f"Study {study.study_id}: {len(plan.runs)} run(s) selected"
@@ -44,6 +53,10 @@ def run_study(args: argparse.Namespace) -> int:
     if decisions.left_failed:
         print(f"  {len(decisions.left_failed)} failed run(s) are not retried "
               f"(use --retry-failed)")
+    if study.kind == "experiment":
+        from ..report.experiment import write_spec_copy
+
+        write_spec_copy(study, plan)
     if args.dry_run:
         from ..bashgen import write_script
         from ..plan import write_plan_json
@@ -58,6 +71,11 @@ def run_study(args: argparse.Namespace) -> int:
         answer = input(f"Launch {len(launch)} run(s) with the {args.launcher} launcher? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing launched.")
+            if study.kind == "experiment":
+                from ..report.experiment import SPEC_COPY, release_workspace
+
+                (study.workspace / SPEC_COPY).unlink(missing_ok=True)
+                release_workspace(args)
             return 2
     session = uuid.uuid4().hex[:12]
     for run in decisions.reuse:
@@ -66,12 +84,25 @@ def run_study(args: argparse.Namespace) -> int:
     for run in launch:
         units.setdefault(run_key(run), []).append(run)
     started = time.time()
+    unrun: list[str] = []
     for (module, config_path), runs in units.items():
-        _run_unit(args, plan, module, config_path, runs, session, python)
+        unrun += _run_unit(args, plan, module, config_path, runs, session, python)
     from .sweep import rebuild_study_views
 
-    records = rebuild_study_views(str(study.file), plan=plan)
-    return _report(plan, records, session, time.time() - started)
+    records = rebuild_study_views(str(study.file), plan=plan, only_if_changed=True)
+    if records is None:   # no record (and not the study) changed since the last rebuild
+        from ..ledger.views import mark_stale, sorted_records
+        from ..plan import build_plan
+
+        records = sorted_records(known)   # what the rebuild would have returned
+        full = plan if not plan.filters else build_plan(study)
+        mark_stale(records, {r.run_id: r.fingerprint for r in full.runs})
+    rc = _report(plan, records, session, time.time() - started, unrun)
+    if study.kind == "experiment":  # results.yaml, then post_actions (after the last run)
+        from ..report.experiment import finish_experiment
+
+        rc = max(rc, finish_experiment(plan, records))
+    return rc
 
 
 def _sweeper_args(args, plan, session: str) -> list[str]:
@@ -125,8 +156,9 @@ def _launcher_args(args, plan, session: str) -> list[str]:
 
 
 def _run_unit(args, plan, module: str, config_path: str | None, runs: list, session: str,
-              python: str) -> None:
-    """Run one multirun, restarting it after a hard crash until every run has a record."""
+              python: str) -> list[str]:
+    """Run one multirun, restarting it after a hard crash until every run has a record.
+    Returns the runs it could not get run (none when all went through)."""
     from ..ledger import Ledger
 
     ledger = Ledger(plan.study.generated)
@@ -138,29 +170,33 @@ def _run_unit(args, plan, module: str, config_path: str | None, runs: list, sess
             *_launcher_args(args, plan, session), *args.hydra_overrides]
     log_dir = plan.study.generated / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
+    pending_before = set(ids)
+    pending = pending_before
     for attempt in range(1, len(runs) + 2):
         log_path = log_dir / f"run_{session}_{module.replace('.', '_')}_{attempt}.log"
-        print(f"Launching {len(runs)} run(s): {module}"
+        print(f"Launching {len(pending)} run(s): {module}"
               f"{f' --config-path {config_path}' if config_path else ''} "
               f"[{args.launcher}] (log: {log_path})")
         rc = _watch(cmd, cwd=str(plan.study.repo_root), log_path=log_path, ledger=ledger,
                     ids=ids, session=session, plain=args.no_progress)
-        if rc in (0, 1):
-            return
         if rc == 2:
             tail = _tail_text(log_path)
             raise StudyError(f"the multirun rejected its input (exit 2): {tail}")
-        crashed = _mark_crashed(ledger, ids, session, rc)
-        pending = [i for i in ids if _attempted(ledger.read(i), session) is False]
-        print(f"  the multirun process ended with exit code {rc}; {len(crashed)} run(s) "
-              f"recorded as failed; {len(pending)} not yet attempted")
-        if not crashed and not pending:
-            return
-        if not pending:
-            return
-        if not crashed:
-            raise StudyError(f"the multirun exited with code {rc} without running anything; "
+        pending = {i for i in ids if not _attempted(ledger.read(i), session)}
+        if rc not in (0, 1):
+            crashed = _mark_crashed(ledger, ids, session, rc)
+            print(f"  the multirun process ended with exit code {rc}; {len(crashed)} run(s) "
+                  f"recorded as failed; {len(pending)} not yet attempted")
+        if not pending or (rc in (0, 1) and args.fail_fast):
+            return []
+        if pending == ids:   # e.g. no such runner module, or the app failed at start-up
+            raise StudyError(f"the multirun exited with code {rc} before running any run; "
                              f"see {log_path}: {_tail_text(log_path)}")
+        if rc in (0, 1) or pending == pending_before:
+            break   # it ended without running these: report them, don't loop
+        pending_before = pending
+    print(f"  {len(pending)} run(s) were not run by the multirun; see {log_path}")
+    return sorted(pending)
 
 
 def _attempted(rec: dict | None, session: str) -> bool:
@@ -189,8 +225,11 @@ def _watch(cmd, *, cwd: str, log_path: Path, ledger, ids: set, session: str,
     """Run the multirun with output to a log; show progress from the records meanwhile."""
     from .progress import Progress
 
+    from .sweep import DEFER_VIEWS_ENV
+
     env = dict(os.environ)
     env.setdefault("HYDRA_FULL_ERROR", "1")
+    env[DEFER_VIEWS_ENV] = session   # run_study rebuilds the views once at the end
     with open(log_path, "wb") as log:
         log.write(("$ " + shlex.join(cmd) + "\n").encode())
         log.flush()
@@ -200,7 +239,10 @@ def _watch(cmd, *, cwd: str, log_path: Path, ledger, ids: set, session: str,
         try:
             while proc.poll() is None:
                 progress.update()
-                time.sleep(0.5)
+                try:
+                    proc.wait(timeout=0.5)
+                except subprocess.TimeoutExpired:
+                    pass
         except KeyboardInterrupt:
             proc.terminate()
             proc.wait()
@@ -219,7 +261,8 @@ def _tail_text(path: Path) -> str:
     return (errors[-1] if errors else (lines[-1] if lines else "")).strip()
 
 
-def _report(plan, records: list[dict], session: str, elapsed: float) -> int:
+def _report(plan, records: list[dict], session: str, elapsed: float,
+            unrun: list[str] = ()) -> int:
     mine = [r for r in records if r.get("session") == session]
     by_status: dict[str, int] = {}
     for r in mine:
@@ -234,6 +277,9 @@ def _report(plan, records: list[dict], session: str, elapsed: float) -> int:
     for r in eval_failed[:20]:
         bad = [e['id'] for e in r.get('evaluations') or [] if e.get('status') == 'failed']
         print(f"  [evaluator failed] {r['run_id']}: {', '.join(bad)}")
+    if unrun:
+        print(f"  not run: {len(unrun)} run(s): {', '.join(unrun[:5])}"
+              f"{' ...' if len(unrun) > 5 else ''}")
     gen = plan.study.generated
     print(f"Views: {gen / 'repro_lock.json'}, {gen / 'study_index.json'}")
-    return 1 if failed or eval_failed else 0
+    return 1 if failed or eval_failed or unrun else 0

@@ -26,6 +26,7 @@ log = logging.getLogger("silisocs_study.sweep")
 
 DEFAULT_BATCH = 50
 CRASH_MARK = "job process ended without reporting"
+DEFER_VIEWS_ENV = "SILISOCS_STUDY_DEFER_VIEWS"   # = the session whose views the CLI rebuilds
 
 
 class SweepSettings:
@@ -34,6 +35,7 @@ class SweepSettings:
     def __init__(self, **kw: Any) -> None:
         self.study: str | None = kw.get("study")
         self.workspace: str | None = kw.get("workspace")
+        self.plan_file: str | None = kw.get("plan_file")
         self.repo_root: str | None = kw.get("repo_root")
         self.filters = Filters.parse(
             hypothesis=_listish(kw.get("only_hypothesis")),
@@ -70,6 +72,10 @@ def _listish(value: Any) -> Any:
 
 
 def load(settings: SweepSettings, cwd: str | None):
+    if settings.plan_file:  # a Slurm array task: its rows of the submission's plan.json
+        from ..hpc.planfile import plan_from_file
+
+        return plan_from_file(settings.plan_file, settings.filters)
     from ..spec import load_study
 
     base = Path(cwd) if cwd else Path.cwd()
@@ -79,14 +85,56 @@ def load(settings: SweepSettings, cwd: str | None):
     return study, build_plan(study, settings.filters)
 
 
+VIEWS_STAMP = ".views_stamp.json"
+VIEW_FILES = ("repro_lock.json", "repro_lock.jsonl", "study_index.json", "study_enriched.yaml")
+
+
+def _views_stamp(study) -> dict | None:
+    """What the views are built from: every record file's name and inode (each record write
+    is an os.replace of a new file, so a new inode; readdir gives both without a stat), and
+    the study file (stale marks depend on it)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    try:
+        with os.scandir(study.generated / "records") as entries:
+            items = sorted((e.name, e.inode()) for e in entries)
+        spec = os.stat(study.file)
+    except FileNotFoundError:
+        return None
+    for name, inode in items:
+        digest.update(f"{name}\0{inode}\n".encode())
+    return {"records_sha256": digest.hexdigest(), "records": len(items),
+            "study_file": str(study.file), "study_mtime_ns": spec.st_mtime_ns,
+            "study_size": spec.st_size}
+
+
+def _views_fresh(study, stamp: dict | None) -> bool:
+    import json
+
+    if stamp is None or not all((study.generated / f).exists() for f in VIEW_FILES):
+        return False
+    try:
+        return json.loads((study.generated / VIEWS_STAMP).read_text()) == stamp
+    except (OSError, ValueError):
+        return False
+
+
 def rebuild_study_views(study_path: str, repo_root: str | None = None, cwd: str | None = None,
-                        plan=None, workspace: str | None = None) -> list[dict]:
+                        plan=None, workspace: str | None = None,
+                        only_if_changed: bool = False) -> list[dict] | None:
+    """Rebuild every view from all records. With ``only_if_changed``, return None without
+    writing anything when no record and not the study file changed since the last rebuild."""
+    from ..atomic import atomic_write_json
     from ..ledger.views import rebuild_views
 
     if plan is None:
         settings = SweepSettings(study=study_path, repo_root=repo_root, workspace=workspace)
         _, plan = load(settings, cwd)
     study = plan.study
+    stamp = _views_stamp(study)   # taken before the records are read
+    if only_if_changed and _views_fresh(study, stamp):
+        return None
     meta = {"name": study.name, "study_id": study.study_id,
             "study_version": study.meta.get("study_version"),
             "parent_studies": study.meta.get("parent_studies", []),
@@ -98,6 +146,11 @@ def rebuild_study_views(study_path: str, repo_root: str | None = None, cwd: str 
     fingerprints = {r.run_id: r.fingerprint for r in full.runs}
     records = rebuild_views(study.generated, meta, study.raw, fingerprints, study.repo_root)
     _after_views(study, records)
+    stamp_path = study.generated / VIEWS_STAMP
+    if stamp is not None:
+        atomic_write_json(stamp_path, stamp)
+    else:
+        stamp_path.unlink(missing_ok=True)
     return records
 
 
@@ -143,15 +196,16 @@ class StudySweep:
         from ..ledger import Ledger
 
         ledger = Ledger(generated)
-        records = ledger.all()
+        records = ledger.all() if not self.s.plan_file else {
+            r.run_id: rec for r in plan.runs if (rec := ledger.read(r.run_id)) is not None}
         decisions = decide(plan.runs, records, force=self.s.force,
                            retry_failed=self.s.retry_failed, stale=self.s.stale,
                            session=self.s.session)
         app = current_app_module()
         config_dir = primary_config_dir(self.config)
         here = [r for r in decisions.launch if belongs_here(r, app, config_dir, self.s.scope)]
-        elsewhere = [r for r in decisions.launch if r not in set(here)] if len(here) != len(
-            decisions.launch) else []
+        here_ids = {r.run_id for r in here}
+        elsewhere = [r for r in decisions.launch if r.run_id not in here_ids]
         summary = decisions.summary()
         log.info("study %s: %d run(s) planned; new %d, retry %d, stale %d, skip %d, "
                  "failed-left %d, reuse %d; launching %d here", study.study_id, len(plan.runs),
@@ -163,8 +217,10 @@ class StudySweep:
                      len(elsewhere), ", ".join(keys))
         if self.s.dry_run:
             self._write_dry_run(plan, python)
+            os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session  # nothing to rebuild
             return []
-        self._write_plan(plan, python)
+        if not self.s.plan_file:
+            self._write_plan(plan, python)
         returns: list = []
         if app != "silisocs_study.launch.command_app":
             for run in decisions.reuse:
@@ -172,9 +228,13 @@ class StudySweep:
         if here:
             if self.s.validate:
                 self._validate(study, here, extra, python)
+            self._write_multirun_yaml()
             returns = self._launch(study, here, extra, python)
         os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session
-        rebuild_study_views(str(study.file), plan=plan)
+        if os.environ.get(DEFER_VIEWS_ENV) != self.s.session and not self.s.plan_file:
+            rebuild_study_views(str(study.file), plan=plan)
+        # else: `silisocs-study run` started this multirun and rebuilds the views once,
+        # after all of its multiruns (each rebuild re-reads every record)
         left = decisions.left_failed
         if left:
             log.info("%d earlier failed run(s) not retried (use retry_failed=true)", len(left))
@@ -191,6 +251,14 @@ class StudySweep:
         from ..plan import write_plan_json
 
         write_plan_json(plan, plan.study.generated / "plan.json", python)
+
+    def _write_multirun_yaml(self) -> None:
+        """Like BasicSweeper: the sweep's config in ``<hydra.sweep.dir>/multirun.yaml``."""
+        from omegaconf import OmegaConf
+
+        sweep_dir = Path(self.config.hydra.sweep.dir)
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(self.config, sweep_dir / "multirun.yaml")
 
     def _write_dry_run(self, plan, python: str) -> None:
         from ..bashgen import write_script
@@ -234,13 +302,18 @@ class StudySweep:
         from ..ledger import Ledger
 
         ledger = Ledger(study.generated)
-        size = self.s.max_batch_size or DEFAULT_BATCH
+        size = self.s.max_batch_size or self._default_batch()
         queue = list(runs)
+        solo: list[Run] = []       # relaunched alone: their batch died under them
+        isolated: set[str] = set()
         attempts: dict[str, int] = {}
         returns: list = []
         job_idx = 0
-        while queue:
-            batch, queue = queue[:size], queue[size:]
+        while queue or solo:
+            if solo:
+                batch = [solo.pop(0)]
+            else:
+                batch, queue = queue[:size], queue[size:]
             overrides = [self._job_overrides(study, r, extra, python) for r in batch]
             error = None
             results: Sequence = []
@@ -251,8 +324,16 @@ class StudySweep:
                 log.warning("launcher error (records decide each run's fate): %s", error)
             job_idx += len(batch)
             returns.append(results)
+            unfinished = [] if error is None else [
+                r for i, r in enumerate(batch) if i >= len(results)
+                and not self._finished(ledger, r) and r.run_id not in isolated]
+            if len(unfinished) < 2:
+                unfinished = []   # a single unfinished run is the one that crashed
+            relaunch = {r.run_id for r in unfinished}
             retry = []
             for i, run in enumerate(batch):
+                if run.run_id in relaunch:
+                    continue
                 rec = self._reconcile(ledger, study, run, results[i] if i < len(results)
                                       else None, error, python)
                 if rec["status"] in ("success", "reused"):
@@ -265,14 +346,41 @@ class StudySweep:
                     retry.append(run)
                 else:
                     self.failed.append(run.run_id)
+            if unfinished:
+                # a dying worker can take its siblings (loky) or keep others from starting:
+                # run each unfinished job alone once, so only the one that crashes fails
+                log.info("%d run(s) of the broken batch did not finish; relaunching each "
+                         "alone", len(unfinished))
+                isolated.update(r.run_id for r in unfinished)
+                solo.extend(unfinished)
             queue.extend(retry)
             log.info("batch done: %d ok, %d failed so far, %d queued", self.succeeded,
-                     len(self.failed), len(queue))
+                     len(self.failed), len(queue) + len(solo))
             if self.failed and self.s.fail_fast:
                 log.warning("fail_fast: stopping after the first failure; %d run(s) not "
-                            "launched", len(queue))
+                            "launched", len(queue) + len(solo))
                 break
         return returns
+
+    def _default_batch(self) -> int:
+        """fail_fast: batches no larger than the launcher runs at once, so the sweep stops
+        soon after the first failure (the basic launcher: one job per batch)."""
+        if not self.s.fail_fast:
+            return DEFAULT_BATCH
+        from omegaconf import OmegaConf
+
+        n = OmegaConf.select(self.config, "hydra.launcher.n_jobs", default=None)
+        try:
+            n = int(n) if n is not None else 1
+        except (TypeError, ValueError):
+            n = 1
+        return n if n > 0 else max(1, (os.cpu_count() or 1) + 1 + n)
+
+    def _finished(self, ledger, run: Run) -> bool:
+        """The run has a final record from this sweep (its job reported)."""
+        rec = ledger.read(run.run_id)
+        return rec is not None and rec.get("session") == self.s.session and \
+            rec.get("status") != "running"
 
     def _reconcile(self, ledger, study, run: Run, result, launch_error, python) -> dict:
         """The run's final record; written here when its job never reported."""

@@ -7,6 +7,7 @@ view, and running h1 then only h2 leaves both in every view.
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -58,12 +59,12 @@ def rebuild_views(generated: Path, study_meta: dict, raw_study: dict | None = No
         {"schema_version": RECORD_SCHEMA_VERSION, "generated_at": now, "study": study_meta,
          "counts": _counts(records), "records": records}) + b"\n")
     enriched = dict(raw_study or {})
+    enriched.pop("generated", None)   # keep it last: the run rows are appended below
     enriched["generated"] = {
         "generated_at": now, "schema_version": RECORD_SCHEMA_VERSION,
-        "counts": _counts(records),
-        "records": [{k: r.get(k) for k in SUMMARY_KEYS if r.get(k) is not None}
-                    for r in records]}
-    atomic_write_text(generated / "study_enriched.yaml", _yaml(enriched))
+        "counts": _counts(records)}
+    rows = [{k: r.get(k) for k in SUMMARY_KEYS if r.get(k) is not None} for r in records]
+    atomic_write_text(generated / "study_enriched.yaml", _yaml(enriched) + _yaml_rows(rows))
     return records
 
 
@@ -81,6 +82,59 @@ def _yaml(obj: Any) -> str:
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
     return yaml.dump(_plain(obj), Dumper=dumper, sort_keys=False, allow_unicode=True,
                      default_flow_style=False, width=120)
+
+
+def _yaml_rows(rows: list[dict]) -> str:
+    """``  records:`` with one flow mapping per run, under the ``generated:`` block.
+
+    PyYAML's representer costs ~3 s for 10,000 rows; these rows hold only scalars and flat
+    mappings, so they are written directly (strings double-quoted, control, line-break and
+    other non-printable characters escaped, so any value loads back exactly)."""
+    if not rows:
+        return "  records: []\n"
+    out = ["  records:\n"]
+    for row in rows:
+        out.append("  - {" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in row.items())
+                   + "}\n")
+    return "".join(out)
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar(k)}: {_flow(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_flow(v) for v in value) + "]"
+    return _scalar(value)
+
+
+_ESCAPE = re.compile(r'[^\x20-\x7e]|["\\]')
+
+
+def _escape_char(match: "re.Match[str]") -> str:
+    ch = match.group()
+    if ch in '"\\':
+        return "\\" + ch
+    if ch.isprintable():   # printable non-ASCII stays readable (YAML allows it)
+        return ch
+    code = ord(ch)
+    return f"\\x{code:02x}" if code < 0x100 else (
+        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def _scalar(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return '"' + _ESCAPE.sub(_escape_char, value) + '"'
+    if isinstance(value, float):
+        import yaml
+
+        return yaml.SafeDumper(None).represent_float(value).value
+    return _scalar(str(_plain(value)))
 
 
 def _plain(obj: Any) -> Any:
