@@ -7,7 +7,6 @@ Targets on the 2-core dev machine: ≤0.8 s, ≤120 MB, ≤25 MB.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import statistics
 import subprocess

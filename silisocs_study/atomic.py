@@ -8,6 +8,12 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(target: Path | str, data: bytes, *, mode: int | None = None) -> None:
     """Write to a temp file in the same directory, fsync, then os.replace over ``target``."""
     target = Path(target)
@@ -18,8 +24,8 @@ def atomic_write_bytes(target: Path | str, data: bytes, *, mode: int | None = No
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        if mode is not None:
-            os.chmod(tmp, mode)
+        # mkstemp creates 0600; give the file the mode a plain open() would (umask applies)
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         try:

@@ -12,12 +12,12 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from . import overrides as ov
 from . import templates
 from .errors import StudyError, did_you_mean
-from .model import Group, ReuseRef, Run, Study
+from .model import Group, Run, Study
 
 PLAN_SCHEMA_VERSION = 1
 

@@ -31,7 +31,7 @@ def describe_plan(plan: Plan, *, first: int = 10) -> str:
         if i == 0:
             lines.append("  " + "  ".join("-" * w for w in widths))
     if plan.runs:
-        lines.append(f"First runs:")
+        lines.append("First runs:")
         for run in plan.runs[:first]:
             extra = f" axes={run.axes}" if run.axes else ""
             lines.append(f"  - {run.run_id}  mode={run.mode} scenario={run.scenario} "

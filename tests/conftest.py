@@ -181,3 +181,14 @@ def assert_ok(proc: subprocess.CompletedProcess, code: int = 0) -> None:
     assert proc.returncode == code, (
         f"exit {proc.returncode} (wanted {code})\n--- stdout\n{proc.stdout[-4000:]}\n"
         f"--- stderr\n{proc.stderr[-4000:]}")
+
+
+@pytest.fixture(autouse=True)
+def _isolate_hydra_version_base():
+    """Hydra's compose API sets a process-wide version_base and never restores it; Hydra's own
+    suites (no version_base: chdir defaults to True) then see another test's choice."""
+    from hydra.version import VersionBase
+
+    saved = VersionBase.instance().version_base
+    yield
+    VersionBase.instance().version_base = saved

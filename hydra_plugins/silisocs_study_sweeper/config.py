@@ -3,7 +3,7 @@
 Imported by Hydra's plugin scan at every start-up, so it imports nothing heavy.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from hydra.core.config_store import ConfigStore

@@ -22,6 +22,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..ledger import Ledger
 from .slurm import LIVE_STATES, SlurmError, job_states
 from .submission import read_submissions
 
@@ -106,6 +107,9 @@ def reconcile(study, records: dict[str, dict], *, write: bool = True) -> Reconci
     jobs = _JobDocs(study)
     for run_id, (sub, ref) in need.items():
         rec = records.get(run_id)
+        if rec is not None and rec.get("status") == "running" and _record_ref(rec) is None \
+                and _newest_time(rec) >= str((sub or {}).get("submitted_at") or ""):
+            continue  # started after the submission outside Slurm: that process reports it
         own_ref = _running_ref(rec)   # a started run: the job that runs it decides
         state = states.get(own_ref or ref)
         if state is None:
@@ -122,6 +126,9 @@ def reconcile(study, records: dict[str, dict], *, write: bool = True) -> Reconci
             continue  # never overwrite a completed run with a job's failure
         job = jobs.get(run_id, sub)
         if job is None:
+            continue
+        current = Ledger(generated).read(run_id)  # the run may have reported meanwhile
+        if (current or {}).get("attempt_id") != (rec or {}).get("attempt_id"):
             continue
         status, error = _final_status(state)
         log = _log_of(sub, ref)

@@ -4,7 +4,7 @@ new        no record, or a record that never finished (a killed orchestrator's "
 skip       success with the plan's fingerprint (``skipped_complete``)
 stale      success with another fingerprint → rerun | skip | error (policy)
 retry      failed/timeout and ``retry_failed`` (or ``force``)
-failed     failed/timeout, left alone (no ``retry_failed``)
+failed     failed/timeout, left alone (no ``retry_failed``) unless its plan changed since
 reuse      reuse_existing runs: recorded without launching
 """
 from __future__ import annotations
@@ -77,6 +77,9 @@ def decide(runs: list[Run], records: dict[str, dict], *, force: bool = False,
         elif retry_failed:
             d.launch.append(run)
             d.retry.append(run.run_id)
+        elif rec.get("fingerprint") != run.fingerprint and stale == "rerun":
+            d.launch.append(run)  # it failed under an older plan: the new plan is untried
+            d.stale.append(run.run_id)
         else:
             d.left_failed.append(run.run_id)
     if stale_errors:

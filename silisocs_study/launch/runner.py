@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .. import overrides as ov
 from ..errors import StudyError
-from .scope import COMMAND_APP, run_key
+from .scope import run_key
 
 CRASH_MARK = "job process ended without reporting"
 
@@ -90,6 +90,7 @@ def run_study(args: argparse.Namespace) -> int:
     from .sweep import rebuild_study_views
 
     records = rebuild_study_views(str(study.file), plan=plan, only_if_changed=True)
+    changed = records is not None
     if records is None:   # no record (and not the study) changed since the last rebuild
         from ..ledger.views import mark_stale, sorted_records
         from ..plan import build_plan
@@ -98,11 +99,30 @@ def run_study(args: argparse.Namespace) -> int:
         full = plan if not plan.filters else build_plan(study)
         mark_stale(records, {r.run_id: r.fingerprint for r in full.runs})
     rc = _report(plan, records, session, time.time() - started, unrun)
+    if study.kind == "study" and records and (
+            changed or not (study.generated / "reports" / "summary.md").exists()):
+        _write_study_reports(study, records)
     if study.kind == "experiment":  # results.yaml, then post_actions (after the last run)
         from ..report.experiment import finish_experiment
 
         rc = max(rc, finish_experiment(plan, records))
     return rc
+
+
+def _write_study_reports(study, records: list[dict]) -> None:
+    """A run ends with an answer: summary.md, comparison.png and the workbook."""
+    try:
+        from ..report.reports import write_reports
+
+        paths = write_reports(study, records=records)
+    except StudyError as exc:
+        print(f"Report not written: {exc.message}")
+        return
+    except Exception as exc:  # noqa: BLE001 - a broken report must not hide the runs
+        print(f"warning: report not written ({type(exc).__name__}: {exc}); "
+              f"`silisocs-study --study {study.display_file} report` retries", file=sys.stderr)
+        return
+    print(f"Report: {paths['summary']}, {paths['plot']}, {paths['workbook']}")
 
 
 def _sweeper_args(args, plan, session: str) -> list[str]:

@@ -7,9 +7,11 @@ per-run record files remain the source of truth either way.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
+from typing import Iterator
 
 try:
     import fcntl
@@ -34,3 +36,23 @@ def append_line(path: Path, obj: dict) -> None:
             view = view[written:]
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive flock on ``path`` (created if missing) for the ``with`` block.
+
+    Rebuilders of a view take it around read-all-records + write, so a slower rebuild that
+    read older records can never overwrite a newer view.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        if fcntl is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # pragma: no cover - no flock here: best effort
+                pass
+        yield
+    finally:
+        os.close(fd)

@@ -53,6 +53,7 @@ class Ledger:
     def __init__(self, generated: Path | str) -> None:
         self.generated = Path(generated)
         self.records_dir = self.generated / "records"
+        self.unreadable: list[str] = []
 
     def path(self, run_id: str) -> Path:
         return self.records_dir / f"{run_id}.json"

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..plan import natural_key
+from .lockfile import exclusive
 from .provenance import environment
 from .records import RECORD_SCHEMA_VERSION, Ledger, utc_now
 
@@ -44,8 +45,19 @@ def rebuild_views(generated: Path, study_meta: dict, raw_study: dict | None = No
                   fingerprints: dict[str, str] | None = None, repo_root: Path | None = None
                   ) -> list[dict]:
     """Rewrite every lock/index view from the record files; returns the sorted records."""
+    with exclusive(generated / ".views.lock"):
+        return _rebuild(generated, study_meta, raw_study, fingerprints, repo_root)
+
+
+def _rebuild(generated: Path, study_meta: dict, raw_study: dict | None,
+             fingerprints: dict[str, str] | None, repo_root: Path | None) -> list[dict]:
     ledger = Ledger(generated)
     records = sorted_records(ledger.all())
+    if ledger.unreadable:
+        import sys
+
+        print(f"warning: {len(ledger.unreadable)} unreadable record file(s) left out of the "
+              f"views: {', '.join(ledger.unreadable[:5])}", file=sys.stderr)
     if fingerprints is not None:
         mark_stale(records, fingerprints)
     now = utc_now()

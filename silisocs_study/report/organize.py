@@ -22,15 +22,14 @@ written before it, and running h1 then only h2 keeps both.
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Iterator
 
+from ..ledger.lockfile import exclusive
 from .contrasts import analyze
 from .tree import TreeCache, write_tree
 
@@ -65,22 +64,6 @@ def organize_after_run(study, records) -> None:
 
 
 # -- building -------------------------------------------------------------------------------
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except (ImportError, OSError):  # pragma: no cover - no flock: best effort
-            pass
-        yield
-    finally:
-        os.close(fd)
-
 
 def current_records(study, given=None) -> list[dict]:
     """All records of the study, read now, with ``stale`` flags against the current plan.
@@ -117,7 +100,7 @@ def build_organized(study, records=None, *, force: bool = False) -> Path:
     generated = Path(study.generated)
     generated.mkdir(parents=True, exist_ok=True)
     final = generated / "organized"
-    with _locked(generated / ".organized.lock"):
+    with exclusive(generated / ".organized.lock"):
         _sweep(generated)
         records = current_records(study, records)
         cache = TreeCache(generated, final)

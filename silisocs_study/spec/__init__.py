@@ -20,7 +20,7 @@ def resolve_study_path(value: str | os.PathLike, cwd: Path | None = None) -> tup
     if path.is_dir():
         candidate = path / "study.yaml"
         if not candidate.is_file():
-            raise StudyError(f"study directory does not contain study.yaml", file=text)
+            raise StudyError("study directory does not contain study.yaml", file=text)
         return candidate.resolve(), os.path.join(text, "study.yaml"), name
     if not path.exists():
         raise StudyError("study file not found", file=text)
