@@ -13,6 +13,7 @@ from typing import Any
 
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..plan import natural_key
+from ..yamlout import dump_yaml, plain
 from .lockfile import exclusive
 from .provenance import environment
 from .records import RECORD_SCHEMA_VERSION, Ledger, utc_now
@@ -76,7 +77,8 @@ def _rebuild(generated: Path, study_meta: dict, raw_study: dict | None,
         "generated_at": now, "schema_version": RECORD_SCHEMA_VERSION,
         "counts": _counts(records)}
     rows = [{k: r.get(k) for k in SUMMARY_KEYS if r.get(k) is not None} for r in records]
-    atomic_write_text(generated / "study_enriched.yaml", _yaml(enriched) + _yaml_rows(rows))
+    atomic_write_text(generated / "study_enriched.yaml",
+                      dump_yaml(enriched, width=120) + _yaml_rows(rows))
     return records
 
 
@@ -86,14 +88,6 @@ def _counts(records: list[dict]) -> dict[str, int]:
         status = "stale" if r.get("stale") else r.get("status", "unknown")
         counts[status] = counts.get(status, 0) + 1
     return counts
-
-
-def _yaml(obj: Any) -> str:
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(_plain(obj), Dumper=dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=120)
 
 
 def _yaml_rows(rows: list[dict]) -> str:
@@ -146,16 +140,4 @@ def _scalar(value: Any) -> str:
         import yaml
 
         return yaml.SafeDumper(None).represent_float(value).value
-    return _scalar(str(_plain(value)))
-
-
-def _plain(obj: Any) -> Any:
-    """Make the authored document dumpable (``!ref`` values become their names)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    name = getattr(obj, "name", None)
-    return f"!ref {name}" if name is not None else str(obj)
+    return _scalar(str(plain(value)))

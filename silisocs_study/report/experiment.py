@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 from ..atomic import atomic_write_text
 from ..errors import StudyError
+from ..yamlout import dump_yaml, plain
 from .experiment_summary import (_number, _ranks, cell_label, experiment_stats,  # noqa: F401
                                  fmt, primary_score, score_names, summary_markdown)
 
@@ -198,7 +199,7 @@ def resolved_spec(study, plan=None) -> dict:
         scenario = block["scenario"]
     group = study.groups[0]
     runs = (plan if plan is not None and not plan.filters else build_plan(study)).runs
-    return _plain({
+    return plain({
         "experiment": study.name,
         "spec_file": str(study.file),
         "folder": str(study.workspace),
@@ -219,7 +220,7 @@ def resolved_spec(study, plan=None) -> dict:
 def write_spec_copy(study, plan=None) -> Path:
     target = Path(study.workspace) / SPEC_COPY
     text = ("# The resolved spec of this experiment folder (written by `silisocs-study run`).\n"
-            + _yaml(resolved_spec(study, plan)))
+            + dump_yaml(resolved_spec(study, plan), flow=None))
     atomic_write_text(target, text)
     return target
 
@@ -281,7 +282,7 @@ def result_entry(rec: dict, *, in_plan: bool = True) -> dict:
 def write_results(study, records, *, plan=None) -> tuple[Path, list[dict]]:
     results = build_results(study, records, plan=plan)
     target = Path(study.workspace) / RESULTS
-    atomic_write_text(target, _yaml(results) if results else "[]\n")
+    atomic_write_text(target, dump_yaml(results, flow=None) if results else "[]\n")
     _written[str(study.workspace)] = _records_key(records)
     return target, results
 
@@ -427,27 +428,6 @@ def finish_experiment(plan, records: list[dict]) -> int:
     if not study.post_actions:
         return 0
     return run_post_actions(study, records)
-
-
-# -- yaml ---------------------------------------------------------------------------------------
-
-def _yaml(obj: Any) -> str:
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(_plain(obj), Dumper=dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=None, width=100)
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    name = getattr(obj, "name", None)
-    return f"!ref {name}" if name is not None else str(obj)
 
 
 __all__ = ["after_run", "write_experiment_reports", "run_post_actions", "show_reports",

@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ..yamlout import dump_yaml
 from .contrasts import CONFIDENCE
 from .metrics import evaluator_metrics, usable
 
@@ -334,22 +335,3 @@ def _write_json(path: Path, obj: Any) -> None:
 def _write_yaml(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(dump_yaml(obj), encoding="utf-8")
-
-
-def dump_yaml(obj: Any) -> str:
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(_plain(obj), Dumper=dumper, sort_keys=False, allow_unicode=True,
-                     default_flow_style=False, width=100)
-
-
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if obj is None or isinstance(obj, (str, int, float, bool)):
-        return obj
-    name = getattr(obj, "name", None)
-    return f"!ref {name}" if name is not None else str(obj)
