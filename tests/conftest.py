@@ -20,12 +20,13 @@ from typing import Any, Iterable
 import pytest
 import yaml
 
+from silisocs_study.launch.sweep import CRASH_MARK  # noqa: F401  (re-exported for tests)
+
 REPO = Path(__file__).resolve().parents[1]
 PY = sys.executable
 SOCIALSIM_CONF = REPO / "examples" / "socialsim" / "conf"
 NOOP = "tests.apps.noop"
 ISO_MS_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-CRASH_MARK = "job process ended without reporting"
 
 # socialsim runs as small as the app allows while still writing every artifact
 TINY = {"num_agents": 5, "num_steps": 2}
@@ -192,3 +193,15 @@ def _isolate_hydra_version_base():
     saved = VersionBase.instance().version_base
     yield
     VersionBase.instance().version_base = saved
+
+
+def compose_app(conf_dir: Path, *overrides: str) -> dict[str, Any]:
+    """An example app's config as Hydra composes it, resolved to plain data."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    with initialize_config_dir(version_base="1.3", config_dir=str(conf_dir)):
+        cfg = compose(config_name="config", overrides=list(overrides))
+    container = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(container, dict)
+    return container

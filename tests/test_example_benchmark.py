@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from hydra import compose, initialize_config_dir
+from conftest import compose_app
 from hypothesis import given, strategies as st
-from omegaconf import OmegaConf
 from scipy import stats
 
 from examples.benchmark.game import ACTIONS, play, sample_action
@@ -38,11 +37,7 @@ def run_bench(out: Path, *overrides: str, check: bool = True) -> subprocess.Comp
 
 
 def composed(*overrides: str) -> dict[str, Any]:
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    container = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(container, dict)
-    return container
+    return compose_app(CONF, *overrides)
 
 
 def test_result_contract(tmp_path: Path) -> None:

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
+from conftest import compose_app
 
 from examples.socialsim.sim import ACTION_LABELS, interactive_per_agent, simulate
 
@@ -42,11 +41,7 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def composed(*overrides: str) -> dict[str, Any]:
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONF)):
-        cfg = compose(config_name="config", overrides=list(overrides))
-    container = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(container, dict)
-    return container
+    return compose_app(CONF, *overrides)
 
 
 def test_run_dir_contract(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from pathlib import Path
 from .. import overrides as ov
 from ..errors import StudyError
 from .scope import run_key
+from .sweep import CRASH_MARK
 
-CRASH_MARK = "job process ended without reporting"
 
 
 def run_study(args: argparse.Namespace) -> int:
