@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 from evaluator_fixtures import action, make_run, probe, probe_config_yaml
+from hypothesis import given
+from hypothesis import strategies as st
 
 from silisocs_study.evaluators import run_builtin
 from silisocs_study.evaluators.answers import (
@@ -221,3 +223,79 @@ def test_socialsim_style_config_with_options_and_scale(tmp_path) -> None:
     assert cfg.declared == {"fav": "NumericRatingProbe", "issue": "ChoiceProbe"}
     assert cfg.scales == {"fav": (1.0, 10.0)} and cfg.choices == {"issue": ["economy", "health"]}
     assert cfg.hold_last_response is True and cfg.error is None
+
+
+def _many_probe_rows(n_agents: int = 40, n_episodes: int = 30) -> list[dict]:
+    words = "river election hopeful calm posts market friends news trust weekend".split()
+    rows, i = [], 0
+    for ep in range(n_episodes):
+        for a in range(n_agents):
+            for label, answer in (("trust", ["Yes", "No", "", None][(a + ep) % 4]), ("mood", str(1 + (a * ep) % 7)),
+                                  ("topic", ["Politics", "sports.", "Music"][a % 3]),
+                                  ("diary", " ".join(words[(a + k * ep) % len(words)] for k in range(3 + a % 9)))):
+                rows.append(probe(label, f"a{a}", ep, i, answer))
+                i += 1
+    return rows
+
+
+def test_helper_processes_give_the_same_payload(tmp_path, monkeypatch) -> None:
+    """Byte-range segments coded by a spawned helper and token counting shared with it change nothing."""
+    from silisocs_study.evaluators import label_stats, segments
+
+    rows = _many_probe_rows()
+    run = make_run(tmp_path / "run", probes=rows[:3000], config=probe_config_yaml(DECLARED))
+    from evaluator_fixtures import write_jsonl
+
+    write_jsonl(run / "gm_1" / "probe_events.jsonl", rows[3000:], raw_lines={700: "{torn"})
+    monkeypatch.setattr(segments, "MIN_SEGMENT_BYTES", 1)
+    monkeypatch.setattr(label_stats, "SHARE_TOKENS_FROM", 10)
+    started = []
+    real_start = segments.Helpers.start.__func__
+
+    def spy(cls, n):
+        pool = real_start(cls, n)
+        started.append(pool)
+        return pool
+
+    monkeypatch.setattr(segments.Helpers, "start", classmethod(spy))
+    payloads = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv(segments.WORKERS_ENV, workers)
+        p = run_builtin("probe_metrics_detailed", run, tmp_path / "o.json", ["--no-plots"])
+        payloads[workers] = p
+    # serial: the evaluator and the reader each decline to start helpers; parallel: one pool, reused
+    assert [p is not None for p in started] == [False, False, True] and started[2].size == 1
+    assert payloads["1"] == payloads["2"]
+    assert payloads["2"]["bad_lines"] == 1 and payloads["2"]["total_probe_events"] == len(rows)
+    diary = [r["data"]["probe_return"] for r in rows if r["label"] == "diary"]
+    assert payloads["2"]["per_label"]["diary"]["free_text_top_tokens"][:5] == [
+        list(t) for t in sorted(count_tokens(diary).items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
+
+
+def test_work_deferred_to_a_closed_pool_is_done_here() -> None:
+    from silisocs_study.evaluators.segments import Helpers
+
+    pool = Helpers.start(1)
+    assert pool is not None
+    pool.close()
+    assert pool.defer(count_tokens, ["Calm river, calm market"]).result() == {"calm": 2, "river": 1, "market": 1}
+
+
+@given(st.lists(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
+                          st.text(alphabet=st.sampled_from(" \t\n\u00a0\u2003ab.1"), max_size=6))))
+def test_present_flags_agree_with_is_present(values) -> None:
+    from silisocs_study.evaluators.answers import is_present
+    from silisocs_study.evaluators.probe_data import present_flags
+
+    assert present_flags(values).tolist() == [is_present(v) for v in values]
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("aZb q'1 .,\n\u212aK\u00c9\u0130-THEé"), max_size=12), max_size=8))
+def test_count_tokens_is_tokens_summed(texts) -> None:
+    """The bulk counter (ASCII and non-ASCII paths) equals the per-text rule, Kelvin sign and all."""
+    from collections import Counter
+
+    expected: Counter = Counter()
+    for text in texts:
+        expected.update(tokens(text))
+    assert count_tokens(texts) == expected

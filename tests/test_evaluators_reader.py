@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from silisocs_study.evaluators import segments
-from silisocs_study.evaluators.reader import Fields, ReadStats, find_event_files, iter_buffers, read_rows
+from silisocs_study.evaluators.reader import Fields, ReadStats, find_event_files, iter_buffers
 from silisocs_study.evaluators.segments import Segment, code_rows
 
 FIELDS = Fields("source_user", "episode", "label")
@@ -50,14 +50,12 @@ def test_bad_blank_and_odd_lines_are_counted_not_fatal(tmp_path: Path) -> None:
         fh.write('{"label": "like", "source_user": "a3", "episode": [1, 2]}\n')  # unhashable value
         fh.write('{"label": "like", "source_user": "a3", "episode"')  # crash mid-line, no newline
     stats = ReadStats()
-    table: dict = {}
-    values = [v for _, vals in read_rows(find_event_files(tmp_path, "action_events.jsonl"), FIELDS.fast,
-                                         FIELDS.fallback, stats) for v in vals]
-    assert Counter(values) == {("a1", 0, "post"): 6, ("a2", None, "like"): 1, ("a3", "[1,2]", "like"): 1}
+    counts, _ = _decoded(*code_rows(find_event_files(tmp_path, "action_events.jsonl"), FIELDS.fast,
+                                    FIELDS.fallback, stats, workers=1))
+    assert counts == {("a1", 0, "post"): 6, ("a2", None, "like"): 1, ("a3", "[1,2]", "like"): 1}
     assert stats.bad_lines == 4 and stats.rows == 8 and stats.lines == 12
     assert [s["line"] for s in stats.bad_samples] == [2, 5, 9, 14]
     assert stats.bad_by_file == {"action_events.jsonl": 4}
-    assert table == {}
 
 
 def test_bom_and_crlf(tmp_path: Path) -> None:
@@ -65,9 +63,10 @@ def test_bom_and_crlf(tmp_path: Path) -> None:
     body = "\r\n".join(json.dumps(action("like", f"a{i}", 0, i)) for i in range(3)) + "\r\n"
     path.write_bytes(b"\xef\xbb\xbf" + body.encode())
     stats = ReadStats()
-    vals = [v for _, vs in read_rows(find_event_files(tmp_path, path.name), FIELDS.fast, FIELDS.fallback, stats)
-            for v in vs]
-    assert vals == [("a0", 0, "like"), ("a1", 0, "like"), ("a2", 0, "like")] and stats.bad_lines == 0
+    _, per_row = _decoded(*code_rows(find_event_files(tmp_path, path.name), FIELDS.fast, FIELDS.fallback, stats,
+                                     workers=1))
+    assert [k for _, k in per_row] == [("a0", 0, "like"), ("a1", 0, "like"), ("a2", 0, "like")]
+    assert stats.bad_lines == 0
 
 
 @settings(max_examples=150, deadline=None)
@@ -118,5 +117,33 @@ def test_code_rows_parallel_equals_serial(tmp_path: Path, monkeypatch: pytest.Mo
 def test_segment_of_a_file_that_shrank(tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "action_events.jsonl", [action("like", "a", 0, i) for i in range(5)])
     ef = find_event_files(tmp_path, path.name)[0]
-    res = segments.code_segment(Segment(ef, 0, path.stat().st_size * 3), itemgetter("label"), lambda r: r.get("label"))
-    assert res.stats.rows == 5 and res.keys == ["like"]
+    spec = segments.GetterSpec(itemgetter("label"), lambda r: r.get("label"))
+    res = segments.code_segment(Segment(ef, 0, path.stat().st_size * 3), spec)
+    assert res.stats.rows == 5 and res.keys == [["like"]]
+
+
+def test_a_helper_process_codes_segments_like_this_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The helper side alone (the parent claims nothing): the spec pickles, and private tables and
+    codes match what this process produces for the same segments, bad lines included."""
+    from evaluator_fixtures import probe
+
+    from silisocs_study.evaluators.probe_data import PROBE_ROW
+
+    rows = [probe(["trust", "mood"][i % 2], f"a{i % 5}", i // 10, i, [{"answer": "Yes"}, "4", None, ["x"]][i % 4])
+            for i in range(400)]
+    path = write_jsonl(tmp_path / "probe_events.jsonl", rows, raw_lines={50: "{torn", 51: ""})
+    monkeypatch.setattr(segments, "MIN_SEGMENT_BYTES", 1)
+    segs = segments.plan_segments(find_event_files(tmp_path, path.name), 5)
+    pool = segments.Helpers.start(1)
+    assert pool is not None
+    try:
+        claim, futures = pool.code(segs, PROBE_ROW)
+        done = dict(futures[0].result())
+    finally:
+        pool.close()
+    assert sorted(done) == list(range(len(segs))) == list(range(5)) and claim[0] > claim[1]
+    for i, seg in enumerate(segs):
+        here = segments.code_segment(seg, PROBE_ROW)
+        assert (done[i].keys, done[i].codes, done[i].stats) == (here.keys, here.codes, here.stats)
+    assert sum(done[i].stats.rows for i in done) == 400 and sum(done[i].stats.bad_lines for i in done) == 1
+    assert {"Yes", "4", None, '["x"]'} == {k for i in done for k in done[i].keys[4]}

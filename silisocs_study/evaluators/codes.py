@@ -1,67 +1,27 @@
 """Integer codes for categorical values, so counting runs in numpy instead of Python dicts."""
 from __future__ import annotations
 
-from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import count
-from operator import itemgetter
 
 import numpy as np
-
-from .reader import hashable
+import numpy.ma  # noqa: F401 - np.unique loads it on first use (numpy 2.4): pay that at import, not mid-evaluation
 
 
 def _same(value: object) -> object:
     return value
 
 
-def _field(row: dict, key: str, inner: str | None) -> object:
-    value = row.get(key)
-    if inner is None:
-        return value
-    return value.get(inner) if isinstance(value, dict) else None
-
-
-class Coder:
-    """Streams values into integer codes (hashing in C), then renumbers them in a chosen order."""
-
-    def __init__(self) -> None:
-        self.table: defaultdict[object, int] = defaultdict(count().__next__)
-        self.parts: list[array] = []
-
-    def add(self, values: Sequence[object], clean: Callable[[object], object] = hashable) -> None:
-        """Code a batch; ``clean`` makes unhashable values (JSON lists/objects) hashable."""
-        try:
-            self.parts.append(array("q", map(self.table.__getitem__, values)))
-        except TypeError:
-            self.parts.append(array("q", map(self.table.__getitem__, map(clean, values))))
-
-    def add_rows(self, rows: list[dict], key: str, inner: str | None = None,
-                 clean: Callable[[object], object] = hashable) -> None:
-        """Code ``row[key]`` (or ``row[key][inner]``) for a batch of row dicts, fused in C; rows
-        missing the field (→ ``None``) or holding unhashable values take a Python detour."""
-        get = itemgetter(key)
-        try:
-            values = map(get, rows) if inner is None else map(itemgetter(inner), map(get, rows))
-            self.parts.append(array("q", map(self.table.__getitem__, values)))
-        except (KeyError, TypeError, AttributeError):
-            self.parts.append(array("q", map(self.table.__getitem__, (clean(_field(r, key, inner)) for r in rows))))
-
-    def add_constant(self, value: object, n: int) -> None:
-        self.parts.append(array("q", [self.table[value]]) * n)
-
-    def finish(self, normalize: Callable[[object], object] = _same,
-               sort_key: Callable[[object], object] | None = None,
-               sort_key_factory: Callable[[list], Callable[[object], object]] | None = None) -> tuple[np.ndarray, list]:
-        """``(codes, uniques)`` with ``uniques[codes[i]] == normalize(value i)``, uniques sorted by ``sort_key``
-        (or by the key ``sort_key_factory`` builds from the values in first-seen order)."""
-        raw = np.concatenate([np.frombuffer(p, dtype=np.int64) for p in self.parts if len(p)] or
-                             [np.zeros(0, dtype=np.int64)])
-        seen = list(self.table)
-        if sort_key_factory is not None:
-            sort_key = sort_key_factory([normalize(v) for v in seen])
-        return _renumber(raw, seen, normalize, sort_key)
+def renumber(raw: np.ndarray, seen: list, normalize: Callable[[object], object] = _same,
+             sort_key: Callable[[object], object] | None = None,
+             sort_key_factory: Callable[[list], Callable[[object], object]] | None = None) -> tuple[np.ndarray, list]:
+    """``(codes, uniques)`` from first-seen codes ``raw`` into ``seen``, with
+    ``uniques[codes[i]] == normalize(seen[raw[i]])`` and uniques sorted by ``sort_key`` (or by the
+    key ``sort_key_factory`` builds from the normalized values in first-seen order)."""
+    if sort_key_factory is not None:
+        sort_key = sort_key_factory([normalize(v) for v in seen])
+    return _renumber(raw, seen, normalize, sort_key)
 
 
 def _renumber(raw: np.ndarray, raw_uniques: list, normalize, sort_key) -> tuple[np.ndarray, list]:
@@ -77,13 +37,10 @@ def _renumber(raw: np.ndarray, raw_uniques: list, normalize, sort_key) -> tuple[
 def factorize(values: Iterable[object], size: int, normalize: Callable[[object], object] = _same,
               sort_key: Callable[[object], object] | None = None,
               sort_key_factory: Callable[[list], Callable[[object], object]] | None = None) -> tuple[np.ndarray, list]:
-    """One-shot ``Coder``: ``(ids, uniques)`` for ``size`` hashable values."""
+    """``renumber`` for ``size`` hashable values coded here in one go."""
     table: defaultdict[object, int] = defaultdict(count().__next__)
     raw = np.fromiter(map(table.__getitem__, values), dtype=np.int64, count=size)
-    seen = list(table)
-    if sort_key_factory is not None:
-        sort_key = sort_key_factory([normalize(v) for v in seen])
-    return _renumber(raw, seen, normalize, sort_key)
+    return renumber(raw, list(table), normalize, sort_key, sort_key_factory)
 
 
 def group_bounds(sorted_groups: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,7 +16,9 @@ from .answers import BINARY, KIND, UNKNOWN_TYPE, binary_answer, choice_text, cou
 from .codes import group_bounds, weighted_unique
 from .probe_config import ProbeConfig
 from .probe_data import ProbeRows
+from .segments import Deferred, Helpers
 
+SHARE_TOKENS_FROM = 4096  # fewer texts are counted faster here than shipped to a helper
 _ASCII_SPACE = ("  ", "\t", "\n", "\x0b", "\x0c", "\r", "\x1c", "\x1d", "\x1e", "\x1f")
 
 
@@ -54,8 +56,9 @@ class ChoiceNames:
         return self.by_fold.setdefault(text.casefold(), text)
 
 
-def accumulate(rows: ProbeRows, types: dict[str, str], config: ProbeConfig) -> dict[str, LabelStats]:
-    """One ``LabelStats`` per label present in ``rows``."""
+def accumulate(rows: ProbeRows, types: dict[str, str], config: ProbeConfig,
+               pool: Helpers | None = None) -> dict[str, LabelStats]:
+    """One ``LabelStats`` per label present in ``rows``; ``pool`` helpers share the token counting."""
     n_ep, n_resp = max(len(rows.episodes), 1), max(len(rows.responses), 1)
     keys, counts = weighted_unique((rows.label * n_ep + rows.episode) * n_resp + rows.response)
     t_resp = keys % n_resp
@@ -64,6 +67,7 @@ def accumulate(rows: ProbeRows, types: dict[str, str], config: ProbeConfig) -> d
     t_present = rows.present_of[t_resp] if len(t_resp) else np.zeros(0, dtype=bool)
 
     stats: dict[str, LabelStats] = {}
+    pending: list[tuple[LabelStats, Deferred]] = []
     for code, lo, hi in zip(*(a.tolist() for a in group_bounds(t_label))):
         name = rows.labels[code]
         probe_type = types.get(name, UNKNOWN_TYPE)
@@ -82,7 +86,9 @@ def accumulate(rows: ProbeRows, types: dict[str, str], config: ProbeConfig) -> d
         elif st.kind == "numeric":
             _numbers(st, cells, cnt, resp, rows.responses)
         elif st.kind == "freetext":
-            _texts(st, cells, cnt, resp, rows.responses)
+            pending += _texts(st, cells, cnt, resp, rows.responses, pool)
+    for st, future in pending:  # helpers counted these while this process went on
+        st.token_counts.update(future.result())
     return stats
 
 
@@ -113,14 +119,19 @@ def _numbers(st: LabelStats, cells: list, cnt: list, resp: list, responses: list
             st.episodes[e][2][value] += n
 
 
-def _texts(st: LabelStats, cells: list, cnt: list, resp: list, responses: list) -> None:
-    texts = [str(responses[r]).strip() for r in resp]
+def _texts(st: LabelStats, cells: list, cnt: list, resp: list, responses: list,
+           pool: Helpers | None) -> list[tuple[LabelStats, Deferred]]:
+    """Word/char statistics here; token counting shared with ``pool`` (its futures are returned)."""
+    try:  # free-text answers are text: strip them at C speed
+        texts = list(map(str.strip, map(responses.__getitem__, resp)))
+    except TypeError:  # a number or flag among them
+        texts = [str(responses[r]).strip() for r in resp]
+    chars = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     if not _single_spaced("\x00".join(texts)):
         words = np.fromiter(map(len, map(str.split, texts)), dtype=np.int64, count=len(texts))
     else:  # only single spaces between words: counting spaces is the same as splitting, and cheaper
         words = np.fromiter(map(str.count, texts, repeat(" ")), dtype=np.int64, count=len(texts)) + 1
-        words[np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)) == 0] = 0
-    chars = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        words[chars == 0] = 0
     n = np.asarray(cnt, dtype=np.int64)
     e = np.asarray(cells, dtype=np.int64)
     size = max(st.episodes) + 1 if st.episodes else 0
@@ -135,4 +146,10 @@ def _texts(st: LabelStats, cells: list, cnt: list, resp: list, responses: list) 
         target.update(dict(zip(uniq.tolist(), np.rint(sums).astype(np.int64).tolist())))
     if (n != 1).any():
         texts = [t for t, k in zip(texts, cnt) for _ in range(k)]
+    pending = []
+    if pool is not None and len(texts) >= SHARE_TOKENS_FROM:
+        step = -(-len(texts) // (pool.size + 1))
+        pending = [(st, pool.defer(count_tokens, texts[lo:lo + step])) for lo in range(step, len(texts), step)]
+        texts = texts[:step]
     st.token_counts = count_tokens(texts)
+    return pending

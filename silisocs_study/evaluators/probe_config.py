@@ -11,6 +11,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
 from .answers import BINARY, CHOICE, FREETEXT, NUMERIC, PROBE_TYPES, parse_number
 
 _CONFIG_ROOTS = ("eval", "evals", "evaluations")
@@ -64,8 +66,6 @@ def load_probe_config(run_dir: Path) -> ProbeConfig:
     if not path.is_file():
         return cfg
     try:
-        import yaml
-
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - safe loader
     except Exception as exc:  # noqa: BLE001 - any YAML/IO problem degrades to heuristics

@@ -6,21 +6,32 @@ frequency-weighted look at their distinct answers.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import operator
 from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
-from .answers import IMPUTED_MODE, infer_probe_type, is_present
-from .codes import Coder
+from .answers import IMPUTED_MODE, infer_probe_type, normalize_response
+from .codes import renumber
+from .columns import Column, Columns
 from .probe_config import ProbeConfig
-from .reader import PROBE_EVENTS, EventFile, ReadStats, find_event_files, hashable, read_rows
-
-_ANSWER_KEYS = ("answer", "response", "value", "choice", "rating", "text")
+from .reader import PROBE_EVENTS, EventFile, ReadStats, find_event_files
+from .segments import Helpers, code_columns
 
 
 # ---------------------------------------------------------------- rows
+def present_flags(values: list) -> np.ndarray:
+    """``is_present`` of each value, in C-level passes (JSON values: text, numbers, flags, null)."""
+    n = len(values)
+    texts = list(map(str, values))  # numbers and flags become non-blank text: present, as they should
+    missing = np.fromiter(map(operator.is_, values, repeat(None)), dtype=bool, count=n)
+    missing |= np.fromiter(map(str.isspace, texts), dtype=bool, count=n)
+    missing |= np.fromiter(map(len, texts), dtype=np.int64, count=n) == 0
+    return ~missing
+
+
 @dataclass
 class ProbeRows:
     """Probe events as parallel int64 code arrays plus the value behind each code.
@@ -53,7 +64,7 @@ class ProbeRows:
     def present_of(self) -> np.ndarray:
         """Per response code: is it a real answer?"""
         if self._present is None or len(self._present) != len(self.responses):
-            self._present = np.fromiter(map(is_present, self.responses), dtype=bool, count=len(self.responses))
+            self._present = present_flags(self.responses)
         return self._present
 
     def present(self) -> np.ndarray:
@@ -67,17 +78,10 @@ class ProbeRows:
 
 
 _COLUMNS = ("gm", "label", "agent", "episode", "response", "mode")
-def _row(row: dict) -> dict:
-    return row
-
-
-def normalize_response(value: object) -> object:
-    """A hashable answer: structured answers give their answer-like field, else canonical JSON text."""
-    if isinstance(value, Mapping):
-        for key in _ANSWER_KEYS:
-            if key in value and not isinstance(value[key], (Mapping, list)):
-                return value[key]
-    return hashable(value)
+PROBE_ROW = Columns((  # the order read_probe_rows unpacks
+    Column("event_type"), Column("label"), Column("source_user"), Column("episode"),
+    Column("data", "probe_return", normalize_response), Column("data", "probe_mode"),
+))
 
 
 def _text_or_unknown(value: object) -> str:
@@ -88,30 +92,30 @@ def _is_probe(event_type: object) -> bool:
     return event_type is None or (isinstance(event_type, str) and event_type.lower() == "probe")
 
 
-def read_probe_rows(run_dir: Path) -> ProbeRows:
-    """All probe rows of a run (root and game-master subfolders); non-probe rows are counted and dropped."""
+def read_probe_rows(run_dir: Path, workers: int | None = None, pool: Helpers | None = None,
+                    files: list[EventFile] | None = None) -> ProbeRows:
+    """All probe rows of a run (root and game-master subfolders); non-probe rows are counted and dropped.
+
+    Big runs are read by several processes (``segments``): ``pool`` if given, else ones started
+    for this read (``workers`` overrides their automatic count).
+    """
     from .payload import first_seen_episode_key, natural_key
 
-    files = find_event_files(run_dir, PROBE_EVENTS)
+    files = find_event_files(run_dir, PROBE_EVENTS) if files is None else files
     stats = ReadStats()
-    coders = {name: Coder() for name in ("etype", *_COLUMNS)}
-    for ef, rows in read_rows(files, None, _row, stats):
-        if not rows:
-            continue
-        coders["gm"].add_constant(ef.game_master, len(rows))
-        coders["etype"].add_rows(rows, "event_type")
-        coders["label"].add_rows(rows, "label")
-        coders["agent"].add_rows(rows, "source_user")
-        coders["episode"].add_rows(rows, "episode")
-        coders["response"].add_rows(rows, "data", "probe_return", clean=normalize_response)
-        coders["mode"].add_rows(rows, "data", "probe_mode")
-    etype, etypes = coders["etype"].finish()
-    gm, gm_names = coders["gm"].finish(sort_key=natural_key)
-    label, labels = coders["label"].finish(_text_or_unknown, natural_key)
-    agent, agents = coders["agent"].finish(_text_or_unknown, natural_key)
-    episode, episodes = coders["episode"].finish(sort_key_factory=first_seen_episode_key)
-    response, responses = coders["response"].finish()
-    mode, modes = coders["mode"].finish()
+    tables, streams = code_columns(files, PROBE_ROW, stats, workers, pool)
+    gm_table = {name: i for i, name in enumerate(dict.fromkeys(gm for gm, _ in streams))}
+    empty = [np.zeros(0, dtype=np.int64)]
+    raw_gm = np.concatenate([np.full(len(cols[0]), gm_table[gm], dtype=np.int64) for gm, cols in streams] or empty)
+    etype_col, label_col, agent_col, episode_col, response_col, mode_col = (
+        (np.concatenate([cols[c] for _, cols in streams] or empty), list(tables[c])) for c in range(PROBE_ROW.width))
+    etype, etypes = renumber(*etype_col)
+    gm, gm_names = renumber(raw_gm, list(gm_table), sort_key=natural_key)
+    label, labels = renumber(*label_col, _text_or_unknown, natural_key)
+    agent, agents = renumber(*agent_col, _text_or_unknown, natural_key)
+    episode, episodes = renumber(*episode_col, sort_key_factory=first_seen_episode_key)
+    response, responses = renumber(*response_col)
+    mode, modes = renumber(*mode_col)
     rows = ProbeRows(files, stats, gm, label, agent, episode, response, mode,
                      gm_names, labels, agents, episodes, responses, modes)
     is_probe = np.fromiter(map(_is_probe, etypes), dtype=bool, count=len(etypes))

@@ -18,7 +18,8 @@ from .options import EvalOptions
 from .payload import episode_key, finite_metrics, header, ratio, slugify, weighted_stats
 from .probe_config import ProbeConfig, load_probe_config
 from .probe_data import ProbeRows, carry_forward, probe_types, read_probe_rows
-from .reader import PROBE_EVENTS, paused_gc
+from .reader import PROBE_EVENTS, find_event_files, paused_gc
+from .segments import helpers_for
 
 FILTERS = {
     "builtin.probe_binary_detailed": BINARY,
@@ -107,22 +108,28 @@ def evaluate(preset_name: str, run_dir: Path, output: Path, options: EvalOptions
     """Build the probe payload (typed filter from the preset name), plots and postprocessor results."""
     mode = MODES[preset_name]
     filter_type = FILTERS.get(preset_name)
-    config = load_probe_config(run_dir)
-    carry = options.carry_forward if options.carry_forward is not None else config.hold_last_response
-    with paused_gc():
-        rows = read_probe_rows(run_dir)
-        raw_total = len(rows)
-        imputed = 0
-        if carry:
-            rows, imputed = carry_forward(rows)
-        types, sources = probe_types(rows, config)
-        all_total = len(rows)
-        if filter_type is not None:
-            wanted = np.array([types.get(name) == filter_type for name in rows.labels], dtype=bool)
-            rows = rows.select(wanted[rows.label] if len(rows) else np.zeros(0, dtype=bool))
-            types = {k: v for k, v in types.items() if v == filter_type}
-        stats = accumulate(rows, types, config)
-        body = build_body(rows, stats, sources, config)
+    files = find_event_files(run_dir, PROBE_EVENTS)
+    pool = helpers_for(files)  # started first, so their spawn overlaps this process' own work
+    try:
+        config = load_probe_config(run_dir)
+        carry = options.carry_forward if options.carry_forward is not None else config.hold_last_response
+        with paused_gc():
+            rows = read_probe_rows(run_dir, pool=pool, files=files)
+            raw_total = len(rows)
+            imputed = 0
+            if carry:
+                rows, imputed = carry_forward(rows)
+            types, sources = probe_types(rows, config)
+            all_total = len(rows)
+            if filter_type is not None:
+                wanted = np.array([types.get(name) == filter_type for name in rows.labels], dtype=bool)
+                rows = rows.select(wanted[rows.label] if len(rows) else np.zeros(0, dtype=bool))
+                types = {k: v for k, v in types.items() if v == filter_type}
+            stats = accumulate(rows, types, config, pool)
+            body = build_body(rows, stats, sources, config)
+    finally:
+        if pool is not None:
+            pool.close()
 
     payload = header("probe_metrics", mode, run_dir, rows.files, rows.stats)
     payload.update({

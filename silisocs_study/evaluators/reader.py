@@ -270,33 +270,3 @@ class BlockParser:
             value = self.fallback(row)
             out.append(self.post(value) if self.post is not None else value)
         return out, count
-
-
-def read_rows(
-    files: list[EventFile],
-    getter: Callable[[dict], object] | None,
-    fallback: Callable[[dict], object],
-    stats: ReadStats,
-    post: Callable[[object], object] | None = None,
-    block_bytes: int = BLOCK_BYTES,
-) -> Iterator[tuple[EventFile, list]]:
-    """Yield ``(file, values)`` per buffer, one value per good row, in file order (single process).
-
-    ``getter`` runs on the fast path and may raise on odd rows (e.g. an ``itemgetter`` meeting a
-    missing key); ``fallback`` must accept any dict and return a well-formed value. ``post`` (e.g. a
-    code table's ``__getitem__``) is applied to either result. ``getter=None`` yields the row dicts
-    themselves (then ``fallback`` should return its argument). Blank lines are skipped silently;
-    lines that are not JSON objects count as bad.
-    """
-    parser = BlockParser(getter, fallback, post)
-    for ef in files:
-        line_no = 1
-        try:
-            for buf in iter_buffers(ef.path, 0, None, block_bytes):
-                values, count, n_lines = parser.parse(buf, lambda i, why, n=line_no, ef=ef: stats.bad(ef, n + i, why))
-                stats.lines += count
-                stats.rows += len(values)
-                line_no += n_lines
-                yield ef, values
-        except OSError as exc:
-            stats.bad(ef, 0, f"unreadable: {exc}")
