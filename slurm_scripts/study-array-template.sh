@@ -10,7 +10,9 @@
 # commas, spaces and quotes), computes its index OFFSET + SLURM_ARRAY_TASK_ID (an index past
 # the last task exits 0), runs the hooks, then
 #   $SILISOCS_RUNNER_PYTHON -m silisocs_study task --submission DIR --index INDEX
-# which runs only this task's runs (read from the submission's plan.json).
+# which runs only this task's runs (read from the submission's plan.json). A task of one run
+# that the submission wrote as SUBMISSION_DIR/tasks/INDEX.argv (NUL-separated) runs that
+# command instead: the app itself in Hydra single-run mode with the study callback.
 #
 # Hooks (from env.sh or the environment):
 #   SILISOCS_HPC_SETUP_COMMAND            bash -c before anything else; must exit 0
@@ -111,7 +113,15 @@ run_hooks() {
 
 cd "${SILISOCS_REPO_ROOT:-.}"
 run_hooks
-echo "task $INDEX of $N_TASKS: $PYTHON -m silisocs_study task --submission $SUBMISSION_DIR" >&2
 status=0
-"$PYTHON" -m silisocs_study task --submission "$SUBMISSION_DIR" --index "$INDEX" || status=$?
+ARGV_FILE=$SUBMISSION_DIR/tasks/$INDEX.argv
+if [[ -f $ARGV_FILE ]]; then
+    # one run, decided at submission: its app runs directly, the study callback records it
+    mapfile -d '' -t RUN_ARGV <"$ARGV_FILE"
+    echo "task $INDEX of $N_TASKS: one run: ${RUN_ARGV[*]}" >&2
+    "${RUN_ARGV[@]}" || status=$?
+else
+    echo "task $INDEX of $N_TASKS: $PYTHON -m silisocs_study task --submission $SUBMISSION_DIR" >&2
+    "$PYTHON" -m silisocs_study task --submission "$SUBMISSION_DIR" --index "$INDEX" || status=$?
+fi
 exit "$status"

@@ -265,6 +265,26 @@ def test_slurm_array_modes(tmp_path, cleanup, mode, per_task, n_tasks):
     assert len(states) == n_tasks
 
 
+def test_one_run_task_that_dies_hard_is_recorded_by_the_finalize_job(tmp_path, cleanup):
+    """One-run tasks start the app directly: a crash leaves no callback record, so the
+    finalize job's sacct reconcile must write it (and leave the good run alone)."""
+    study = write_study(tmp_path / "crash", NOOP, {"h/ok": {}, "h/boom": {"fail": "exit"}},
+                        seeds=(1,), scenarios=("s",))
+    cleanup[0].append(study)
+    out = ok(cli(study, "slurm-array", "--submit", "--array-mode", "run", "--timeout-minutes", "5"))
+    assert "2 task(s) for 2 run(s)" in out
+    (sub,) = submissions(study)
+    assert sorted(p.name for p in (Path(sub["dir"]) / "tasks").glob("*.argv")) == ["0.argv", "1.argv"]
+    recs = poll("both records final (the crash via the finalize job)", lambda: final(study, 2),
+                timeout=60, interval=1)
+    assert recs["h__ok__s__seed1"]["status"] == "success"
+    boom = recs["h__boom__s__seed1"]
+    assert boom["status"] == "failed"
+    assert boom["error"].startswith("the Slurm job failed before the run reported; log: ")
+    assert Path(boom["error"].rsplit("log: ", 1)[1]).is_file()
+    assert boom["slurm_job_ref"] == sub["runs"]["h__boom__s__seed1"]
+
+
 # -- 4. cancel → status records it → run / submitit --retry-failed complete it -----------------
 
 def test_cancelled_array_is_recorded_by_status_and_retried(tmp_path, cleanup):

@@ -438,3 +438,60 @@ def test_array_task_never_loads_or_expands_the_study(study_dir, capsys, monkeypa
     log = next((study_dir / "generated" / "logs").glob("run_*.log")).read_text()
     assert "hydra.sweeper.plan_file=" in log
     assert not (study_dir / "generated" / "plan.json").exists()
+
+
+DIRECT_STUDY = """\
+schema_version: 1
+study:
+  name: direct
+  study_id: direct
+  scenarios: [s]
+  run_defaults:
+    runner_module: tests.apps.noop
+    config_path: {conf}
+    seeds: [1]
+hypotheses:
+  h:
+    conditions:
+      ok: {{overrides: {{x: "a, 'b' \\"c\\" $HOME *"}}}}
+      raise: {{overrides: {{fail: raise}}}}
+      exit: {{overrides: {{fail: exit}}}}
+      pair: {{seeds: [1, 2]}}
+"""
+
+
+def test_one_run_tasks_start_their_app_directly(tmp_path, capsys):
+    """A one-run task runs the app itself (no task process, no multirun): the value survives
+    byte for byte, the callback records success and failure, a hard crash is left to reconcile."""
+    (tmp_path / "study.yaml").write_text(DIRECT_STUDY.format(conf=ROOT / "tests/apps/noop/conf"))
+    assert main(["--study", str(tmp_path), "--repo-root", str(tmp_path), "slurm-array",
+                 "--array-mode", "case", "--timeout-minutes", "5"]) == 0
+    capsys.readouterr()
+    sub = next((tmp_path / "generated" / "slurm").iterdir())
+    meta = json.loads((sub / "tasks.json").read_text())
+    index = {t["label"].split("/")[1]: i for i, t in enumerate(meta["tasks"])}
+    assert sorted(p.name for p in (sub / "tasks").iterdir()) == sorted(
+        f"{index[c]}.argv" for c in ("ok", "raise", "exit"))          # not the two-run task
+    env = _env()
+
+    def task(cond: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", str(TEMPLATE), str(sub), "0"],
+                              env=env | {"SLURM_ARRAY_TASK_ID": str(index[cond])},
+                              capture_output=True, text=True, timeout=120)
+
+    proc = task("ok")
+    assert proc.returncode == 0 and "one run:" in proc.stderr, proc.stderr
+    rec = Ledger(tmp_path / "generated").read("h__ok__s__seed1")
+    assert rec["status"] == "success" and rec["session"] == sub.name
+    assert json.loads((Path(rec["output_dir"]) / "result.json").read_text())["x"] == \
+        "a, 'b' \"c\" $HOME *"
+    proc = task("raise")
+    rec = Ledger(tmp_path / "generated").read("h__raise__s__seed1")
+    assert proc.returncode == 1 and rec["status"] == "failed" and "injected failure" in rec["error"]
+    proc = task("exit")
+    rec = Ledger(tmp_path / "generated").read("h__exit__s__seed1")
+    assert proc.returncode == 3 and rec["status"] == "running"         # sacct reconcile's job
+    proc = task("pair")                                                 # the task path
+    assert proc.returncode == 0 and "silisocs_study task" in proc.stderr
+    assert {Ledger(tmp_path / "generated").read(f"h__pair__s__seed{s}")["status"]
+            for s in (1, 2)} == {"success"}

@@ -11,4 +11,5 @@ Layout of one submission (both verbs)::
         sbatch.sh        the exact sbatch command(s) (printed without --submit)
         logs/            Slurm stdout/stderr of each task
         tasks/<i>.json   a task's own plan slice (written by the task itself)
+        tasks/<i>.argv   a one-run task's app command, NUL-separated (run directly)
 """

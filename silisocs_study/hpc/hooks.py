@@ -21,8 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -76,6 +74,9 @@ def _log(msg: str) -> None:
 
 def is_ready(url: str, timeout: float = READY_REQUEST_TIMEOUT) -> bool:
     """True when ``url`` answers with an HTTP status from 200 to 499."""
+    import urllib.error  # here, not at the top: every CLI verb imports this module
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (user URL)
             return 200 <= resp.status < 500

@@ -3,7 +3,7 @@
 The plan is written once (``<generated>/slurm/<id>/plan.json``, only the runs to do) with
 ``tasks.json`` (task index → run ids and the byte ranges of their plan rows). Each task
 runs ``python -m silisocs_study task --submission DIR --index I`` from the template, which
-reads only its rows. Values reach the template through ``env.sh`` (``export K=<quoted>``),
+reads only its rows; a task of one run starts the app directly instead (``direct``). Values reach the template through ``env.sh`` (``export K=<quoted>``),
 sourced by the script, so commas, spaces and quotes survive; ``--export=ALL`` keeps the
 submitting environment (PATH, venv). Arrays larger than MaxArraySize become several
 sbatch submissions with an index offset (the template's second argument). A last small
@@ -21,6 +21,7 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes, atomic_write_text
 from ..errors import StudyError
 from ..ledger.records import utc_now
+from .direct import write_direct_tasks
 from .groups import make_tasks
 from .options import check_selection, hooks_from, resources_from
 from .planfile import row_ranges
@@ -85,6 +86,10 @@ def cmd_slurm_array(args: argparse.Namespace) -> int:
                    "rows": [list(row_of[i]) for i in t.run_ids]} for t in tasks],
     }
     atomic_write_bytes(folder / "tasks.json", json.dumps(meta, ensure_ascii=False).encode())
+    extra = list(args.hydra_overrides or [])
+    if not any("sweeper" in o for o in extra):  # sweeper settings need the multirun path
+        write_direct_tasks(folder, study, tasks, runner_python, session=sub_id,
+                           timeout_seconds=args.timeout_seconds, extra=extra)
     write_env_file(folder / "env.sh", {
         "SILISOCS_SUBMISSION_DIR": str(folder), "SILISOCS_REPO_ROOT": str(study.repo_root),
         "SILISOCS_RUNNER_PYTHON": runner_python, "SILISOCS_N_TASKS": str(len(tasks)),
