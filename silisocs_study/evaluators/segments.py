@@ -163,8 +163,7 @@ def code_columns(files: list[EventFile], spec: RowSpec, stats: ReadStats, worker
 
     own_pool = None
     if pool is None:
-        n = worker_count(total_bytes(files)) if workers is None else max(1, workers)
-        pool = own_pool = Helpers.start(n - 1)
+        pool = own_pool = helpers_for(files) if workers is None else Helpers.start(max(1, workers) - 1)
     try:
         segments = plan_segments(files, (pool.size + 1) * SEGMENTS_PER_WORKER if pool is not None else 1)
         tables: list[dict] = [defaultdict(count().__next__) for _ in range(spec.width)]
