@@ -4,7 +4,7 @@
    Hydra's BasicSweeper (``--multirun seed=range(1,201)``) vs the study sweeper + StudyCallback
    (a 200-run study of the same app, no evaluators), run alternately A B A B … in one process
    tree. Prints per-job ms (whole process wall time / 200) and the ratio. Target ≤ 1.10.
-2. ``silisocs-study run`` on a completed 10,000-run study (nothing to do; 10,000 success
+2. ``silisocs-sweep run`` on a completed 10,000-run study (nothing to do; 10,000 success
    records with matching fingerprints written through the ledger API). Target ≤ 1.5 s.
 3. Rebuilding the views from 10,000 records. Target ≤ 3 s (views alone; the organized tree
    that the reports module adds afterwards is timed separately).

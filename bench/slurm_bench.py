@@ -3,7 +3,7 @@
 Needs a Slurm cluster (``bash slurm_scripts/local-cluster.sh up``). Both sides run the same
 100 no-op Hydra jobs (``python -m tests.apps.noop`` with each run's exact overrides):
 
-* **orchestrated**: ``silisocs-study slurm-array --submit --array-mode run
+* **orchestrated**: ``silisocs-sweep slurm-array --submit --array-mode run
   [--runs-per-task K]`` — plan written once, each task reads its rows, runs them through the
   study sweeper, and the job callback writes a record per run. Timed from the CLI call until
   all 100 record files are final.

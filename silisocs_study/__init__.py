@@ -4,6 +4,8 @@
 are imported on first use, so ``import silisocs_study`` stays light.
 """
 __version__ = "0.1.0"
+# the console script; silisocs' own study runner owns "silisocs-study", so ours has its own name
+COMMAND = "silisocs-sweep"
 __all__ = ["run", "load", "__version__"]
 
 

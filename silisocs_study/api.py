@@ -1,7 +1,7 @@
 """Python API: ``silisocs_study.run(...)`` → list of dicts, ``load(...)`` → pandas DataFrame.
 
 Both go through the same pipeline as the CLI: ``run`` parses the very arguments
-``silisocs-study run`` would get and calls :func:`silisocs_study.launch.runner.run_study`
+``silisocs-sweep run`` would get and calls :func:`silisocs_study.launch.runner.run_study`
 (one Hydra multirun per app, records, views, post actions); ``load`` reads the records.
 
 What ``run``/``load`` accept as the study (``path_or_name``):

@@ -1,4 +1,4 @@
-"""``silisocs-study`` / ``python -m silisocs_study``: the argparse front door.
+"""``silisocs-sweep`` / ``python -m silisocs_study``: the argparse front door.
 
 Each verb is a thin adapter: parse flags, call the core (planner, launcher, ledger, reports),
 print. Heavy modules are imported inside the handlers so ``plan`` starts fast.
@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from . import COMMAND
 from .errors import StudyError
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -40,7 +41,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="silisocs-study",
+        prog=COMMAND,
         description="Plan, run, record, evaluate and report studies of Hydra runs.")
     parser.add_argument("--study", help="study.yaml, its directory, or an experiment spec "
                                         "(FILE or FILE#NAME)")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# study-array-template.sh — one Slurm array task of a `silisocs-study slurm-array`
+# study-array-template.sh — one Slurm array task of a `silisocs-sweep slurm-array`
 # submission. Generic: copy it and edit the #SBATCH defaults for your site (options given
 # on the sbatch command line, e.g. by `slurm-array --partition ...`, override them).
 #

@@ -1,6 +1,6 @@
 """A study runs end to end through real launchers, by both doors.
 
-Door 1: ``silisocs-study run --launcher L --max-concurrent 2`` (a subprocess that starts the
+Door 1: ``silisocs-sweep run --launcher L --max-concurrent 2`` (a subprocess that starts the
 multirun as its own subprocess). Door 2: ``python -m examples.socialsim --multirun
 hydra/sweeper=study hydra.sweeper.study=...`` directly. Every run must end with a success
 record, its evaluator output on disk, and every view listing every run in natural order

@@ -16,7 +16,7 @@ class StudySweeperConf:
     # resolve against the directory Hydra was started from. None: behave like the basic sweeper
     study: Optional[str] = None
     repo_root: Optional[str] = None
-    workspace: Optional[str] = None   # experiment folder (allocated by `silisocs-study run`)
+    workspace: Optional[str] = None   # experiment folder (allocated by `silisocs-sweep run`)
     # a plan.json to run instead of expanding `study` (Slurm array tasks: their own rows of
     # the submission's plan); the sweeper then writes neither generated/plan.json nor views
     plan_file: Optional[str] = None
@@ -35,7 +35,7 @@ class StudySweeperConf:
     timeout_seconds: Optional[float] = None
     validate: bool = True             # compose one job per condition before launching
     scope: str = "auto"               # auto: runs of this app/config path; all: every run
-    session: Optional[str] = None     # set by `silisocs-study run` to resume across restarts
+    session: Optional[str] = None     # set by `silisocs-sweep run` to resume across restarts
     attach_callback: bool = True      # add StudyCallback when hydra/callbacks=study is missing
     params: Optional[Dict[str, str]] = None   # basic-sweeper compatibility (no study)
 

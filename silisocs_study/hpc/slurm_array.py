@@ -1,4 +1,4 @@
-"""``silisocs-study slurm-array``: the runs still to do as one Slurm job array.
+"""``silisocs-sweep slurm-array``: the runs still to do as one Slurm job array.
 
 The plan is written once (``<generated>/slurm/<id>/plan.json``, only the runs to do) with
 ``tasks.json`` (task index → run ids and the byte ranges of their plan rows). Each task
@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes, atomic_write_text
+from .. import COMMAND
 from ..errors import StudyError
 from ..ledger.records import utc_now
 from .direct import write_direct_tasks
@@ -129,7 +130,7 @@ def cmd_slurm_array(args: argparse.Namespace) -> int:
         finalize_id = sbatch(fin[2:])
     except StudyError as exc:
         print(f"warning: the finalize job was not submitted ({exc.message}); run "
-              f"`silisocs-study status` / `organize` later to rebuild the views",
+              f"`{COMMAND} status` / `organize` later to rebuild the views",
               file=sys.stderr)
     runs: dict[str, str] = {}
     m = _chunk_size(len(tasks))

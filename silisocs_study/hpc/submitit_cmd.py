@@ -1,4 +1,4 @@
-"""``silisocs-study submitit``: one Slurm job per group, submitted with submitit; returns.
+"""``silisocs-sweep submitit``: one Slurm job per group, submitted with submitit; returns.
 
 Each job runs, between the hooks (:mod:`silisocs_study.hpc.hooks`)::
 
@@ -16,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from .. import COMMAND
 from ..errors import StudyError
 from ..ledger.records import utc_now
 from .groups import make_tasks
@@ -96,7 +97,7 @@ def cmd_submitit(args: argparse.Namespace) -> int:
         "job_ids": [g["job_id"] for g in groups], "groups": groups, "runs": runs})
     print(f"Submitted {len(jobs)} job(s): " + ", ".join(g["job_id"] for g in groups[:20])
           + (" ..." if len(groups) > 20 else ""))
-    print(f"Follow with: silisocs-study --study {shlex.quote(study_ref(study))} status")
+    print(f"Follow with: {COMMAND} --study {shlex.quote(study_ref(study))} status")
     return 0
 
 

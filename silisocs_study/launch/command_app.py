@@ -57,7 +57,7 @@ def main(cfg) -> int:
     path = os.environ.get(JOB_ENV)
     if not path:
         raise SystemExit("silisocs_study.launch.command_app runs study jobs; start it through "
-                         "the study sweeper (silisocs-study run)")
+                         "the study sweeper (silisocs-sweep run)")
     return run_command_job(read_job(path))
 
 

@@ -1,4 +1,4 @@
-"""``silisocs-study run``: plan, show what will happen, then one Hydra multirun per app.
+"""``silisocs-sweep run``: plan, show what will happen, then one Hydra multirun per app.
 
 Each multirun is a subprocess (``python -m <runner> --multirun hydra/sweeper=study ...``), so
 a job that kills its process (os._exit under the basic launcher) cannot take the orchestrator
@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 from .. import overrides as ov
+from .. import COMMAND
 from ..errors import StudyError
 from .scope import run_key
 from .sweep import CRASH_MARK
@@ -120,7 +121,7 @@ def _write_study_reports(study, records: list[dict]) -> None:
         return
     except Exception as exc:  # noqa: BLE001 - a broken report must not hide the runs
         print(f"warning: report not written ({type(exc).__name__}: {exc}); "
-              f"`silisocs-study --study {study.display_file} report` retries", file=sys.stderr)
+              f"`{COMMAND} --study {study.display_file} report` retries", file=sys.stderr)
         return
     print(f"Report: {paths['summary']}, {paths['plot']}, {paths['workbook']}")
 

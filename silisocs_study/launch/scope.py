@@ -2,7 +2,7 @@
 
 A study may mix runner modules, per-condition config paths and exact commands; one Hydra
 multirun has one task function and one primary config directory. The sweeper launches the
-runs that belong to the current app and reports the rest (``silisocs-study run`` starts one
+runs that belong to the current app and reports the rest (``silisocs-sweep run`` starts one
 multirun per runner/config path, and exact commands through the built-in command app).
 """
 from __future__ import annotations

@@ -212,7 +212,7 @@ class StudySweep:
                  summary["failed_left"], summary["reuse"], len(here))
         if elsewhere:
             keys = sorted({f"{m} (config {c})" if c else m for m, c in map(run_key, elsewhere)})
-            log.info("%d run(s) need another app: %s — `silisocs-study run` launches each",
+            log.info("%d run(s) need another app: %s — `silisocs-sweep run` launches each",
                      len(elsewhere), ", ".join(keys))
         if self.s.dry_run:
             self._write_dry_run(plan, python)
@@ -232,13 +232,13 @@ class StudySweep:
         os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session
         if os.environ.get(DEFER_VIEWS_ENV) != self.s.session and not self.s.plan_file:
             rebuild_study_views(str(study.file), plan=plan)
-        # else: `silisocs-study run` started this multirun and rebuilds the views once,
+        # else: `silisocs-sweep run` started this multirun and rebuilds the views once,
         # after all of its multiruns (each rebuild re-reads every record)
         left = decisions.left_failed
         if left:
             log.info("%d earlier failed run(s) not retried (use retry_failed=true)", len(left))
         if self.failed:
-            print(f"[silisocs-study] {len(self.failed)} of {len(here)} run(s) failed: "
+            print(f"[silisocs-sweep] {len(self.failed)} of {len(here)} run(s) failed: "
                   f"{', '.join(self.failed[:5])}{' ...' if len(self.failed) > 5 else ''}",
                   file=sys.stderr)
             sys.stderr.flush()
