@@ -3,6 +3,11 @@
 Enable it with one override: ``hydra/callbacks=study`` (the study sweeper also attaches it
 when missing). Hydra pickles callbacks into joblib workers and Slurm jobs, so the object
 holds no locks or handles; per-job state lives in a dict that is dropped when pickled.
+
+Jobs that share a process (basic launcher, reused joblib workers) stay isolated: the
+process-global state a job may change (stdout/stderr, logging handlers, cwd, environment,
+signal handlers, warning filters) is captured when it starts and restored when it ends,
+before the run is recorded.
 """
 from __future__ import annotations
 
@@ -36,6 +41,14 @@ def _job_path(config: Any) -> str | None:
         return None
 
 
+def _env_set_keys(config: Any) -> list[str]:
+    """Variables of ``hydra.job.env_set``: Hydra restores those itself before on_job_end."""
+    from omegaconf import OmegaConf
+
+    env_set = OmegaConf.select(config, "hydra.job.env_set", default=None)
+    return list(env_set.keys()) if env_set else []
+
+
 def _is_rank_zero() -> bool:
     """With submitit tasks_per_node>1 every task runs the job: only rank 0 records."""
     for var in ("SUBMITIT_GLOBAL_RANK", "SLURM_PROCID"):
@@ -56,9 +69,10 @@ class StudyCallback(Callback):
     def __init__(self, rebuild_views: bool = True) -> None:
         self.rebuild_views = rebuild_views
         self._active: dict[str, dict] = {}
+        self._state: dict[str, Any] = {}
 
     def __getstate__(self) -> dict:
-        return {"rebuild_views": self.rebuild_views, "_active": {}}
+        return {"rebuild_views": self.rebuild_views, "_active": {}, "_state": {}}
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         path = _job_path(config)
@@ -66,7 +80,9 @@ class StudyCallback(Callback):
             return
         from .jobs import read_job
         from .ledger.recorder import record_start
+        from .procstate import ProcessState
 
+        self._state[path] = ProcessState.capture()
         job = read_job(path)
         self._active[path] = record_start(job, launcher=_launcher_name(config))
         timeout = job.get("timeout_seconds")
@@ -81,6 +97,9 @@ class StudyCallback(Callback):
             return
         if threading.current_thread() is threading.main_thread():
             signal.setitimer(signal.ITIMER_REAL, 0)
+        state = self._state.pop(path, None)
+        if state is not None:   # first: recording must not run under the job's stdout, cwd...
+            state.restore(keep_env=_env_set_keys(config))
         from hydra.core.utils import JobStatus
 
         from .jobs import read_job
