@@ -32,6 +32,13 @@ def _add_filters(p: argparse.ArgumentParser) -> None:
     g.add_argument("--only-run-id", action="append", metavar="IDS")
 
 
+def _add_check(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--skip-config-check", action="store_true",
+                   help="do not compose the runs' configs with their app first (the check "
+                        "starts each app once; it also decides the output key, e.g. "
+                        "output_rootname for silisocs)")
+
+
 def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--study", default=argparse.SUPPRESS,
                    help="study.yaml, its directory, or an experiment spec (FILE#NAME)")
@@ -54,11 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     p.add_argument("--output", help="also write the plan as JSON to this file")
     p.add_argument("--first", type=int, default=10, help="how many runs to list (default 10)")
+    _add_check(p)
     _add_filters(p)
 
     p = sub.add_parser("generate-bash", help="write a bash script that replays the plan")
     _add_common(p)
     p.add_argument("--output", required=True, help="script to write")
+    _add_check(p)
     _add_filters(p)
 
     p = sub.add_parser("schema", help="print the JSON Schema of both study formats")
@@ -89,6 +98,23 @@ def load_plan(args: argparse.Namespace, *, filtered: bool = True):
     return build_plan(study, filters_from(args) if filtered else None)
 
 
+def checked_plan(args: argparse.Namespace):
+    """``load_plan`` + the plan-time warnings + the composition check (unless skipped).
+    Returns (plan, the check's summary line or a note that it was skipped)."""
+    plan = load_plan(args)
+    notes = list(plan.study.warnings)
+    if getattr(args, "skip_config_check", False):
+        summary = ("Config check: skipped (output keys shown as ++output_dir; the app's config "
+                   "decides at launch)")
+    else:
+        from .launch.multirun import check_plan
+
+        summary = check_plan(plan, python_for_runs(), list(args.hydra_overrides), warnings=notes)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    return plan, summary
+
+
 def python_for_runs() -> str:
     from .spec.study_v1 import python_executable
 
@@ -109,12 +135,13 @@ def _write(writer, plan, output: str) -> None:
 def cmd_plan(args: argparse.Namespace) -> int:
     from .planview import describe_plan
 
-    plan = load_plan(args)
+    plan, checked = checked_plan(args)
     if args.output:
         from .plan import write_plan_json
 
         _write(write_plan_json, plan, args.output)
     print(describe_plan(plan, first=args.first))
+    print(checked)
     if args.output:
         print(f"Plan written: {args.output}")
     return 0
@@ -124,8 +151,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_generate_bash(args: argparse.Namespace) -> int:
     from .bashgen import write_script
 
-    plan = load_plan(args)
+    plan, checked = checked_plan(args)
     _write(write_script, plan, args.output)
+    print(checked)
     print(f"Wrote {args.output} ({sum(1 for r in plan.runs if r.reuse is None)} command(s), "
           f"{sum(1 for r in plan.runs if r.reuse is not None)} reuse comment(s))")
     return 0

@@ -26,6 +26,9 @@ def add_run_verbs(sub, add_common, add_filters) -> None:
     p.add_argument("--stale", choices=("rerun", "skip", "error"), default="rerun",
                    help="completed runs whose plan changed (default: rerun)")
     p.add_argument("--fail-fast", action="store_true", help="stop after the first failure")
+    p.add_argument("--skip-config-check", action="store_true",
+                   help="with several apps (config paths, runner modules, exact commands), do "
+                        "not compose them all before the first run starts")
     p.add_argument("--batch-size", type=int, default=None, metavar="N",
                    help="jobs per launcher batch (default 50; submitit_local: max-concurrent)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before large runs")

@@ -31,7 +31,8 @@ def eval_dir(generated: Path | str, job: dict) -> Path:
 
 
 def job_document(study: Study, run: Run, python: str, *, session: str,
-                 timeout_seconds: float | None = None) -> dict[str, Any]:
+                 timeout_seconds: float | None = None,
+                 previous_attempt: str | None = None) -> dict[str, Any]:
     group = run.group
     timeout = group.timeout_seconds or timeout_seconds
     return {
@@ -51,14 +52,15 @@ def job_document(study: Study, run: Run, python: str, *, session: str,
         "reuse": {"source": run.reuse.source, "eval": run.reuse.eval} if run.reuse else None,
         "re_evaluate": group.re_evaluate, "timeout_seconds": timeout,
         "repo_root": str(study.repo_root), "generated": str(study.generated),
-        "python": python,
+        "python": python, "previous_attempt_dir": previous_attempt,
     }
 
 
 def write_job(study: Study, run: Run, python: str, *, session: str,
-              timeout_seconds: float | None = None) -> Path:
+              timeout_seconds: float | None = None, previous_attempt: str | None = None) -> Path:
     path = study.generated / "jobs" / f"{run.run_id}.json"
-    doc = job_document(study, run, python, session=session, timeout_seconds=timeout_seconds)
+    doc = job_document(study, run, python, session=session, timeout_seconds=timeout_seconds,
+                       previous_attempt=previous_attempt)
     atomic_write_bytes(path, json.dumps(doc, ensure_ascii=False, default=str).encode())
     return path
 

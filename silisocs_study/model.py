@@ -50,6 +50,32 @@ class EvaluatorSpec:
         return cls(**data)
 
 
+AUTO_OUTPUT = "auto"   # inject role value: decide the output key from the app's config
+
+
+@dataclass(frozen=True)
+class AppFacts:
+    """What the planner must know about the app that runs a run, read from its composed config
+    (by the sweeper inside the app, or by the plan-time composition check).
+
+    ``output_key``: the override that places a run in its folder — ``output_rootname`` for
+    apps that read it (silisocs' runner), else ``++output_dir``. ``checkpoint``: the app has a
+    ``sim.checkpoint`` block, so the silisocs default cadence (every step) is injected.
+    """
+
+    output_key: str = "++output_dir"
+    checkpoint: bool = False
+
+    def to_json(self) -> dict:
+        return {"output_key": self.output_key, "checkpoint": self.checkpoint}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "AppFacts | None":
+        if not data:
+            return None
+        return cls(output_key=str(data["output_key"]), checkpoint=bool(data["checkpoint"]))
+
+
 @dataclass(frozen=True)
 class ReuseRef:
     """An earlier run adopted by a ``reuse_existing`` condition."""
@@ -85,6 +111,9 @@ class Group:
     seeds: tuple[int, ...] = ()
     points: tuple[dict, ...] = ()               # experiment specs: axis assignments
     axis_keys: tuple[tuple[str, str | None], ...] = ()  # (axis name, override key)
+    checkpoint_default: int | None = None       # cadence injected when the app has sim.checkpoint
+    path: tuple = ()                            # YAML path of the condition (for error lines)
+    override_paths: dict[str, tuple] = field(default_factory=dict)  # key → where it is set
 
     def to_json(self) -> dict:
         return {
@@ -97,6 +126,7 @@ class Group:
             "inject": self.inject, "evaluators": [e.to_json() for e in self.evaluators],
             "re_evaluate": self.re_evaluate, "timeout_seconds": self.timeout_seconds,
             "axis_keys": [list(a) for a in self.axis_keys],
+            "checkpoint_default": self.checkpoint_default,
         }
 
 
@@ -117,6 +147,7 @@ class Run:
     fingerprint: str
     axes: dict | None = None
     reuse: ReuseRef | None = None
+    app: AppFacts | None = None     # set once the app that runs it is known (not planned)
 
     @property
     def hypothesis(self) -> str:
@@ -154,6 +185,16 @@ class Study:
     summary_log_path: Path | None = None
     post_actions: tuple = ()
     defaults: dict[str, Any] = field(default_factory=dict)    # max_concurrent, timeout...
+    doc: Any = None               # the parsed Document: turns YAML paths into file:line errors
+    warnings: list[str] = field(default_factory=list)         # plan-time notes (e.g. reuse)
+
+    def error(self, path: tuple, message: str):
+        """A StudyError at ``path`` of the study file (file:line:col when known)."""
+        from .errors import StudyError
+
+        if self.doc is not None and path:
+            return self.doc.error(path, message)
+        return StudyError(message, file=self.display_file)
 
     @property
     def generated(self) -> Path:

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from . import overrides as ov
 from . import templates
 from .errors import StudyError, did_you_mean
-from .model import Group, Run, Study
+from .model import AUTO_OUTPUT, AppFacts, Group, Run, Study
 
 PLAN_SCHEMA_VERSION = 1
 
@@ -87,6 +87,16 @@ def _natural_key(text: str):
 natural_key = _natural_key
 
 
+COMMAND_APP = "silisocs_study.launch.command_app"
+
+
+def app_key(run: Run) -> tuple[str, str | None]:
+    """(app module, config path) of the Hydra app that runs ``run``: one multirun each."""
+    if run.command is not None:
+        return COMMAND_APP, None
+    return run.group.runner_module or "", run.config_path
+
+
 @dataclass
 class Plan:
     """The expanded, filtered runs of one study, in authored order."""
@@ -101,6 +111,20 @@ class Plan:
         for run in self.runs:
             seen.setdefault(run.group.key, run.group)
         return list(seen.values())
+
+    def apps(self) -> dict[tuple[str, str | None], list[Run]]:
+        """Runs to launch, by the app (module, config path) that runs them, in plan order."""
+        out: dict[tuple[str, str | None], list[Run]] = {}
+        for run in self.runs:
+            if run.reuse is None:
+                out.setdefault(app_key(run), []).append(run)
+        return out
+
+    def set_app_facts(self, facts: dict[tuple[str, str | None], AppFacts]) -> None:
+        """Attach what each app's composed config says (output key, checkpoint) to its runs."""
+        for run in self.runs:
+            if run.reuse is None:
+                run.app = facts.get(app_key(run), run.app)
 
 
 def build_plan(study: Study, filters: Filters | None = None, *, python: str | None = None
@@ -320,13 +344,28 @@ def job_overrides(run: Run) -> list[str]:
     group = run.group
     return _job_overrides(group.override_args, group.axis_keys, group.inject, run.axes,
                           run.seed, run.scenario, run.run_name, group.study_name,
-                          run.output_dir)
+                          run.output_dir, group.checkpoint_default, run.app)
+
+
+def output_key(inject: dict, app: AppFacts | None) -> str | None:
+    """The override key that puts a run in its folder (None: the study turned it off).
+    ``auto`` follows the app's config; unknown app (no check yet): ``++output_dir``."""
+    key = inject.get("output_dir")
+    if key != AUTO_OUTPUT:
+        return key
+    return app.output_key if app is not None else AppFacts().output_key
 
 
 def _job_overrides(override_args, axis_keys, inject, axes, seed, scenario, run_name,
-                   study_name, output_dir) -> list[str]:
-    """Shared by :func:`job_overrides` and :func:`argv_from_plan_row` so they can't drift."""
-    args = list(override_args)
+                   study_name, output_dir, checkpoint_default=None, app=None) -> list[str]:
+    """Shared by :func:`job_overrides` and :func:`argv_from_plan_row` so they can't drift.
+
+    The checkpoint cadence comes first (lowest precedence, as in silisocs' own runner) and
+    only when the app has ``sim.checkpoint``; the study can turn it off or set it."""
+    args = []
+    if checkpoint_default and app is not None and app.checkpoint:
+        args.append(f"sim.checkpoint.every_n_steps={int(checkpoint_default)}")
+    args += override_args
     if axes is not None:
         for axis, key in axis_keys:
             if key:
@@ -339,8 +378,9 @@ def _job_overrides(override_args, axis_keys, inject, axes, seed, scenario, run_n
         args.append(ov.format_override(inject["run_name"], run_name))
     if inject.get("experiment_name"):
         args.append(ov.format_override(inject["experiment_name"], study_name))
-    if inject.get("output_dir"):
-        args.append(ov.format_override(inject["output_dir"], output_dir))
+    key = output_key(inject, app)
+    if key:
+        args.append(ov.format_override(key, output_dir))
     return args
 
 
@@ -376,9 +416,17 @@ def argv_from_plan_row(doc: dict[str, Any], row: dict[str, Any],
         config_path = None
     if config_path:
         cmd += ["--config-path", config_path]
+    app = AppFacts.from_json((doc.get("apps") or {}).get(
+        app_key_text(group["runner_module"] or "", config_path)))
     return cmd + _job_overrides(group["override_args"], group["axis_keys"], group["inject"],
                                 row.get("axes"), row["seed"], row["scenario"], row["run_name"],
-                                doc["study"]["name"], _from_row(row["output_dir"], root))
+                                doc["study"]["name"], _from_row(row["output_dir"], root),
+                                group.get("checkpoint_default"), app)
+
+
+def app_key_text(module: str, config_path: str | None) -> str:
+    """``app_key`` as a JSON object key (plan.json ``apps``)."""
+    return f"{module}\t{config_path or ''}"
 
 
 def cwd_from_plan_row(doc: dict[str, Any], row: dict[str, Any]) -> str:
@@ -411,6 +459,9 @@ def plan_document_head(plan: Plan, python: str) -> dict[str, Any]:
         "selected_runs": len(plan.runs),
         "filters": plan.filters.to_json(),
         "groups": {g.key: g.to_json() for g in plan.groups()},
+        # what each app's composed config said (output key, checkpoint); absent: not checked
+        "apps": {app_key_text(*app_key(runs[0])): runs[0].app.to_json()
+                 for runs in plan.apps().values() if runs[0].app is not None},
     }
 
 

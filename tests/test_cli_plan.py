@@ -110,7 +110,15 @@ def test_examples_plan_cleanly_through_the_cli(spec, runs, tmp_path):
                            "--repo-root", str(tmp_path), "plan", "--output", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
+    if spec.startswith("examples/studies"):
+        # its config_path is relative to the repo root, and this repo root has none: the
+        # composition check cannot start the app here, which is a warning, not an error
+        conf = tmp_path / "examples" / "socialsim" / "conf"
+        assert proc.stderr.startswith(f"warning: config check skipped for examples.socialsim "
+                                      f"--config-path {conf}: it did not start here"), proc.stderr
+        assert proc.stderr.count("\n") == 1
+    else:
+        assert proc.stderr == ""
     assert f"Runs: {runs}" in proc.stdout.splitlines()
     doc = json.loads(out.read_text())
     assert len(doc["runs"]) == runs
@@ -132,7 +140,8 @@ def test_schema_verb_prints_json_schema(capsys):
 def test_unwritable_output_is_a_user_error(study_dir, tmp_path, capsys, verb):
     target = tmp_path / "a_directory"
     target.mkdir()
-    assert main(["--study", str(study_dir), verb, "--output", str(target)]) == 2
+    assert main(["--study", str(study_dir), verb, "--output", str(target),
+                 "--skip-config-check"]) == 2   # its app (app.main) is not a real module
     captured = capsys.readouterr()
     assert captured.err == f"error: --output {target}: is a directory\n"
     assert captured.out == "" and list(target.iterdir()) == []

@@ -172,6 +172,7 @@ def test_a_multirun_that_runs_nothing_is_an_error_not_success(tmp_path):
     proc = cli(study, "run")
     assert proc.returncode == 2, proc.stdout + proc.stderr
     [line] = proc.stderr.splitlines()
-    assert line.startswith("error: the multirun exited with code 1 before running any run")
+    assert line.startswith("error: the multirun of tests.apps.no_such_app exited with code 1 "
+                           "before running any run")
     assert "No module named tests.apps.no_such_app" in line
     assert load_records(study) == {}

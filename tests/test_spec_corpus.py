@@ -24,8 +24,8 @@ HELPERS = {"expected.yaml", "filters"}  # the manifest; a valid study the filter
 # paths, evaluators, reuse, experiments, filters, missing files
 SUBPROCESS_CASES = [
     "seeds_not_a_list", "invalid_yaml", "duplicate_key", "python_object_tag",
-    "unknown_key_newline", "shared_output_dir_across_conditions", "evaluator_script_missing",
-    "reuse_source_missing", "exp_sample_too_many", "exp_name_renders_bad_id",
+    "unknown_key_newline", "shared_output_dir_across_conditions",
+    "exp_sample_too_many", "exp_name_renders_bad_id",
     "filter_unknown_run_id", "missing_file",
 ]
 

@@ -34,7 +34,12 @@ class StudySweeperConf:
     dry_run: bool = False
     timeout_seconds: Optional[float] = None
     validate: bool = True             # compose one job per condition before launching
-    scope: str = "auto"               # auto: runs of this app/config path; all: every run
+    # auto: launch this app's runs here and every other app's (runner module, config path,
+    # exact command) through its own multirun subprocess; unit: only the runs of the app
+    # started for unit_config_path (set by the parent); all: every run here, no check
+    scope: str = "auto"
+    unit_config_path: Optional[str] = None
+    check: Optional[str] = None       # compose each group once, write this JSON report, run nothing
     session: Optional[str] = None     # set by `silisocs-sweep run` to resume across restarts
     attach_callback: bool = True      # add StudyCallback when hydra/callbacks=study is missing
     params: Optional[Dict[str, str]] = None   # basic-sweeper compatibility (no study)

@@ -41,6 +41,9 @@ def add_hpc_verbs(sub, add_common, add_filters, verb) -> None:
                    help="with --array-mode run: pack K runs into each task")
     p.add_argument("--submit", action="store_true",
                    help="submit (default: write the files and print the sbatch command)")
+    p.add_argument("--skip-config-check", action="store_true",
+                   help="do not compose the runs with their app before writing the tasks "
+                        "(the check also decides the output key, e.g. output_rootname)")
     add_resource_flags(p, default_timeout=None)
     add_hook_flags(p)
     add_filters(p)

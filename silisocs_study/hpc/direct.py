@@ -35,9 +35,15 @@ def direct_argv(study: Study, run: Run, python: str, *, session: str,
     from ..overrides import format_override
     from ..plan import argv
 
+    from ..rundir import move_aside
+
     if run.reuse is not None or run.command is not None:
         return None
-    job = write_job(study, run, python, session=session, timeout_seconds=timeout_seconds)
+    # the task starts the app itself: what an earlier attempt left is moved aside now
+    previous = move_aside(run.output_dir, protect=(study.repo_root, study.workspace,
+                                                   study.generated))
+    job = write_job(study, run, python, session=session, timeout_seconds=timeout_seconds,
+                    previous_attempt=previous)
     return [*argv(run, python),
             format_override("hydra.run.dir", run.output_dir),
             format_override("++hydra.callbacks.study._target_", CALLBACK_TARGET),

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from ..model import EvaluatorSpec, Group, ReuseRef, Run, Study
-from ..plan import Filters, Plan, _absolute, _from_row, _keep, cwd_from_plan_row
+from ..model import AppFacts, EvaluatorSpec, Group, ReuseRef, Run, Study
+from ..plan import (Filters, Plan, _absolute, _from_row, _keep, app_key, app_key_text,
+                    cwd_from_plan_row)
 
 RUNS_MARK = b',\n  "runs": [\n'
 RUNS_END = b"\n  ]\n}"
@@ -97,7 +98,8 @@ def group_from_json(key: str, data: dict, study_name: str) -> Group:
         inject=dict(data.get("inject") or {}),
         evaluators=tuple(EvaluatorSpec.from_json(e) for e in data.get("evaluators") or ()),
         re_evaluate=bool(data.get("re_evaluate")), timeout_seconds=data.get("timeout_seconds"),
-        axis_keys=tuple((a[0], a[1]) for a in data.get("axis_keys") or ()))
+        axis_keys=tuple((a[0], a[1]) for a in data.get("axis_keys") or ()),
+        checkpoint_default=data.get("checkpoint_default"))
 
 
 def study_from_head(head: dict) -> Study:
@@ -138,6 +140,9 @@ def plan_from_json(doc: dict, rows: list[dict] | None = None,
         rows = [r for r in rows if r["run_id"] in wanted]
     groups = {g.key: g for g in study.groups}
     runs = [run_from_row(doc, row, groups[row["group"]], i) for i, row in enumerate(rows)]
+    for run in runs:   # the app facts the submission's composition check found
+        if run.reuse is None:
+            run.app = AppFacts.from_json((doc.get("apps") or {}).get(app_key_text(*app_key(run))))
     return Plan(study=study, runs=runs, total=int(doc.get("total_runs") or len(runs)))
 
 

@@ -65,13 +65,22 @@ def cmd_slurm_array(args: argparse.Namespace) -> int:
     print(describe(plan, decisions, todo, queued))
     if not todo:
         return nothing_to_submit(args, plan)
+    selected = Plan(study, todo, plan.total, plan.filters)
+    if not args.skip_config_check:   # one-run tasks start the app with the exact overrides
+        from ..launch.multirun import check_plan
+
+        notes: list[str] = []
+        print(check_plan(selected, runner_python, list(args.hydra_overrides or []),
+                         warnings=notes))
+        for note in notes:
+            print(f"warning: {note}", file=sys.stderr)
     write_experiment_spec(plan)
     tasks = make_tasks(todo, args.array_mode, plan.filters, args.runs_per_task or 1)
     sub_id = new_submission_id()
     folder = slurm_dir(study.generated) / sub_id
     (folder / "logs").mkdir(parents=True, exist_ok=True)
     plan_path = folder / "plan.json"
-    write_plan_json(Plan(study, todo, plan.total, plan.filters), plan_path, python_executable())
+    write_plan_json(selected, plan_path, python_executable())
     head_len, ranges = row_ranges(plan_path.read_bytes())
     row_of = {run.run_id: ranges[i] for i, run in enumerate(todo)}
     meta = {

@@ -78,9 +78,8 @@ def task_plan(submission: Path, meta: dict, index: int):
 
 
 def run_array_task(submission: Path, index: int) -> int:
-    from ..jobs import job_document
     from ..ledger import Ledger
-    from ..ledger.recorder import record_reuse
+    from ..launch.reuse import record_reuse_run
     from ..launch.decide import decide
     from ..launch.runner import _run_unit
     from ..launch.scope import run_key
@@ -109,7 +108,7 @@ def run_array_task(submission: Path, index: int) -> int:
     session = uuid.uuid4().hex[:12]
     python = python_executable()
     for run in decisions.reuse:
-        record_reuse(job_document(study, run, python, session=session))
+        record_reuse_run(study, run, python, session)
     launch = decisions.launch
     if launch:
         # the task is already queued: composing each job once more before launching it

@@ -8,27 +8,21 @@ attempted in this session. Progress is read from the record files, not from stdo
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
-import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
-from .. import overrides as ov
 from .. import COMMAND
+from .. import overrides as ov
 from ..errors import StudyError
-from .scope import run_key
-from .sweep import CRASH_MARK
+from ..plan import app_key
 
 
 
 def run_study(args: argparse.Namespace) -> int:
     from ..cli import load_plan, python_for_runs
-    from ..jobs import job_document
     from ..ledger import Ledger
-    from ..ledger.recorder import record_reuse
+    from .reuse import record_reuse_run
     from .decide import decide
 
     plan = load_plan(args)
@@ -79,15 +73,26 @@ def run_study(args: argparse.Namespace) -> int:
                 release_workspace(args)
             return 2
     session = uuid.uuid4().hex[:12]
+    from .multirun import app_commands, check_apps, run_app
+
+    commands = app_commands(launch, python, _sweeper_args(args, plan, session) +
+                            _launcher_args(args, plan, session), list(args.hydra_overrides))
+    if len(commands) > 1 and not args.skip_config_check:
+        # each multirun checks its own app before launching; with several apps, check them
+        # all first so a bad override stops the study before anything runs
+        print(f"Config check: composing the runs of {len(commands)} apps ...", flush=True)
+        check_apps(study, list(commands.values()), cwd=str(study.repo_root))
     for run in decisions.reuse:
-        record_reuse(job_document(study, run, python, session=session))
-    units: dict[tuple, list] = {}
-    for run in launch:
-        units.setdefault(run_key(run), []).append(run)
+        record_reuse_run(study, run, python, session)
     started = time.time()
     unrun: list[str] = []
-    for (module, config_path), runs in units.items():
-        unrun += _run_unit(args, plan, module, config_path, runs, session, python)
+    for key, command in commands.items():
+        ids = {r.run_id for r in launch if app_key(r) == key}
+        unrun += run_app(command, cwd=str(study.repo_root), ledger=ledger, ids=ids,
+                         session=session, log_dir=study.generated / "logs",
+                         plain=args.no_progress)
+        if args.fail_fast and _failed_in(ledger, ids, session):
+            break
     from .sweep import rebuild_study_views
 
     records = rebuild_study_views(str(study.file), plan=plan, only_if_changed=True)
@@ -127,20 +132,13 @@ def _write_study_reports(study, records: list[dict]) -> None:
 
 
 def _sweeper_args(args, plan, session: str) -> list[str]:
+    from .multirun import study_args
+
     study = plan.study
-    out = ["hydra/sweeper=study",
-           ov.format_override("hydra.sweeper.study", str(study.file)),
-           ov.format_override("hydra.sweeper.repo_root", str(study.repo_root)),
-           ov.format_override("hydra.sweeper.session", session),
-           ov.format_override("hydra.sweeper.workspace", str(study.workspace)),
-           ov.format_override("hydra.sweeper.stale", args.stale),
-           ov.format_override("hydra.sweep.dir", str(study.generated / "hydra" / session))]
-    f = plan.filters
-    for key, values in (("only_hypothesis", f.hypotheses), ("only_condition", f.conditions),
-                        ("only_sub_experiment", f.sub_experiments),
-                        ("only_seed", [str(v) for v in f.seeds]), ("only_run_id", f.run_ids)):
-        if values:
-            out.append(ov.format_override(f"hydra.sweeper.{key}", sorted(values)))
+    out = study_args(plan) + [
+        ov.format_override("hydra.sweeper.session", session),
+        ov.format_override("hydra.sweeper.stale", args.stale),
+        ov.format_override("hydra.sweep.dir", str(study.generated / "hydra" / session))]
     for flag, key in ((args.force, "force"), (args.retry_failed, "retry_failed"),
                       (args.fail_fast, "fail_fast")):
         if flag:
@@ -176,110 +174,13 @@ def _launcher_args(args, plan, session: str) -> list[str]:
     return out
 
 
-def _run_unit(args, plan, module: str, config_path: str | None, runs: list, session: str,
-              python: str) -> list[str]:
-    """Run one multirun, restarting it after a hard crash until every run has a record.
-    Returns the runs it could not get run (none when all went through)."""
-    from ..ledger import Ledger
-
-    ledger = Ledger(plan.study.generated)
-    ids = {r.run_id for r in runs}
-    cmd = [python, "-m", module]
-    if config_path:
-        cmd += ["--config-path", config_path]
-    cmd += ["--multirun", *_sweeper_args(args, plan, session),
-            *_launcher_args(args, plan, session), *args.hydra_overrides]
-    log_dir = plan.study.generated / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    pending_before = set(ids)
-    pending = pending_before
-    for attempt in range(1, len(runs) + 2):
-        log_path = log_dir / f"run_{session}_{module.replace('.', '_')}_{attempt}.log"
-        print(f"Launching {len(pending)} run(s): {module}"
-              f"{f' --config-path {config_path}' if config_path else ''} "
-              f"[{args.launcher}] (log: {log_path})")
-        rc = _watch(cmd, cwd=str(plan.study.repo_root), log_path=log_path, ledger=ledger,
-                    ids=ids, session=session, plain=args.no_progress)
-        if rc == 2:
-            tail = _tail_text(log_path)
-            raise StudyError(f"the multirun rejected its input (exit 2): {tail}")
-        pending = {i for i in ids if not _attempted(ledger.read(i), session)}
-        if rc not in (0, 1):
-            crashed = _mark_crashed(ledger, ids, session, rc)
-            print(f"  the multirun process ended with exit code {rc}; {len(crashed)} run(s) "
-                  f"recorded as failed; {len(pending)} not yet attempted")
-        if not pending or (rc in (0, 1) and args.fail_fast):
-            return []
-        if pending == ids:   # e.g. no such runner module, or the app failed at start-up
-            raise StudyError(f"the multirun exited with code {rc} before running any run; "
-                             f"see {log_path}: {_tail_text(log_path)}")
-        if rc in (0, 1) or pending == pending_before:
-            break   # it ended without running these: report them, don't loop
-        pending_before = pending
-    print(f"  {len(pending)} run(s) were not run by the multirun; see {log_path}")
-    return sorted(pending)
-
-
-def _attempted(rec: dict | None, session: str) -> bool:
-    return rec is not None and rec.get("session") == session
-
-
-def _mark_crashed(ledger, ids, session: str, rc: int) -> list[str]:
-    from ..ledger.recorder import record_finish
-
-    out = []
+def _failed_in(ledger, ids: set[str], session: str) -> bool:
     for run_id in ids:
         rec = ledger.read(run_id)
-        if rec and rec.get("session") == session and rec.get("status") == "running":
-            job_path = Path(ledger.generated) / "jobs" / f"{run_id}.json"
-            from ..jobs import read_job
-
-            job = read_job(job_path)
-            record_finish(job, rec, status="failed", evaluate=False, exit_code=rc,
-                          error=f"{CRASH_MARK} (the multirun process died with exit code {rc})")
-            out.append(run_id)
-    return out
-
-
-def _watch(cmd, *, cwd: str, log_path: Path, ledger, ids: set, session: str,
-           plain: bool) -> int:
-    """Run the multirun with output to a log; show progress from the records meanwhile."""
-    from .progress import Progress
-
-    from .sweep import DEFER_VIEWS_ENV
-
-    env = dict(os.environ)
-    env.setdefault("HYDRA_FULL_ERROR", "1")
-    env[DEFER_VIEWS_ENV] = session   # run_study rebuilds the views once at the end
-    with open(log_path, "wb") as log:
-        log.write(("$ " + shlex.join(cmd) + "\n").encode())
-        log.flush()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env)
-        progress = Progress(ledger, ids, session, plain=plain or not sys.stdout.isatty())
-        try:
-            while proc.poll() is None:
-                progress.update()
-                try:
-                    proc.wait(timeout=0.5)
-                except subprocess.TimeoutExpired:
-                    pass
-        except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait()
-            raise
-        finally:
-            progress.update()
-            progress.close()
-    return proc.returncode
-
-
-def _tail_text(path: Path) -> str:
-    from ..evaluate import tail
-
-    lines = [line for line in tail(path, 20) if line.strip()]
-    errors = [line for line in lines if line.startswith("error:")]
-    return (errors[-1] if errors else (lines[-1] if lines else "")).strip()
+        if rec is not None and rec.get("session") == session and \
+                rec.get("status") not in ("success", "reused", "running"):
+            return True
+    return False
 
 
 def _report(plan, records: list[dict], session: str, elapsed: float,

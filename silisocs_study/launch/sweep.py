@@ -4,6 +4,10 @@ Kept out of ``hydra_plugins`` so Hydra's plugin scan stays cheap; the plugin cla
 adapter. The per-run record written by the job's callback is the source of truth: after each
 batch the sweeper reconciles, so a job whose process died (os._exit, SIGKILL, OOM) is
 recorded as failed while the rest of its batch keeps its records.
+
+Runs of other apps (another runner module, a per-scenario config path, exact commands) go to
+one multirun subprocess per app with the same launcher settings; their composition is checked
+before anything runs. ``check`` mode only composes and reports (the plan-time check).
 """
 from __future__ import annotations
 
@@ -17,15 +21,16 @@ from typing import Any, Sequence
 from .. import overrides as ov
 from ..errors import StudyError
 from ..model import Run
-from ..plan import Filters, build_plan
+from ..plan import Filters, app_key, build_plan
 from .decide import decide
-from .scope import belongs_here, current_app_module, primary_config_dir, run_key
+from .multirun import CRASH_MARK, DEFER_VIEWS_ENV
+from .scope import SCOPES, ProcessApp, belongs_here, current_app_module
 
 log = logging.getLogger("silisocs_study.sweep")
 
 DEFAULT_BATCH = 50
-CRASH_MARK = "job process ended without reporting"
-DEFER_VIEWS_ENV = "SILISOCS_STUDY_DEFER_VIEWS"   # = the session whose views the CLI rebuilds
+__all__ = ["CRASH_MARK", "DEFER_VIEWS_ENV", "StudySweep", "SweepSettings",
+           "rebuild_study_views"]
 
 
 class SweepSettings:
@@ -52,6 +57,11 @@ class SweepSettings:
         self.session = kw.get("session") or uuid.uuid4().hex[:12]
         self.validate = kw.get("validate", True)
         self.scope = kw.get("scope") or "auto"
+        if self.scope not in SCOPES:
+            raise StudyError(f"hydra.sweeper.scope must be one of {', '.join(SCOPES)}, "
+                             f"got '{self.scope}'")
+        self.unit_config_path: str | None = kw.get("unit_config_path") or None
+        self.check: str | None = kw.get("check") or None   # report path: compose only
         self.attach_callback = kw.get("attach_callback", True)
 
 
@@ -185,11 +195,17 @@ class StudySweep:
                 raise StudyError(f"'{override.input_line}' is a sweep; with a study, put the "
                                  f"values in the study file (extra overrides apply to every run)")
         extra = list(arguments)
+        self._extra = extra
         cwd = str(self.config.hydra.runtime.cwd)
         study, plan = load(self.s, cwd)
+        from ..appconfig import app_facts
         from ..spec.study_v1 import python_executable
 
         python = python_executable()
+        facts = app_facts(self.config)
+        app = ProcessApp(current_app_module(), self.config)
+        if self.s.check:
+            return self._check(study, plan, extra, python, facts, app)
         generated = study.generated
         generated.mkdir(parents=True, exist_ok=True)
         from ..ledger import Ledger
@@ -200,50 +216,138 @@ class StudySweep:
         decisions = decide(plan.runs, records, force=self.s.force,
                            retry_failed=self.s.retry_failed, stale=self.s.stale,
                            session=self.s.session)
-        app = current_app_module()
-        config_dir = primary_config_dir(self.config)
-        here = [r for r in decisions.launch if belongs_here(r, app, config_dir, self.s.scope)]
+        here = [r for r in decisions.launch
+                if belongs_here(r, app, self.s.scope, self.s.unit_config_path)]
+        for run in here:
+            run.app = facts
         here_ids = {r.run_id for r in here}
-        elsewhere = [r for r in decisions.launch if r.run_id not in here_ids]
+        top = self.s.scope != "unit"   # a unit multirun does only its app's runs
+        elsewhere = [r for r in decisions.launch if r.run_id not in here_ids] if top else []
         summary = decisions.summary()
         log.info("study %s: %d run(s) planned; new %d, retry %d, stale %d, skip %d, "
-                 "failed-left %d, reuse %d; launching %d here", study.study_id, len(plan.runs),
-                 summary["new"], summary["retry"], summary["stale"], summary["skip"],
-                 summary["failed_left"], summary["reuse"], len(here))
-        if elsewhere:
-            keys = sorted({f"{m} (config {c})" if c else m for m, c in map(run_key, elsewhere)})
-            log.info("%d run(s) need another app: %s — `silisocs-sweep run` launches each",
-                     len(elsewhere), ", ".join(keys))
+                 "failed-left %d, reuse %d; launching %d here%s", study.study_id,
+                 len(plan.runs), summary["new"], summary["retry"], summary["stale"],
+                 summary["skip"], summary["failed_left"], summary["reuse"], len(here),
+                 f", {len(elsewhere)} through other apps" if elsewhere else "")
         if self.s.dry_run:
             self._write_dry_run(plan, python)
             os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session  # nothing to rebuild
             return []
-        if not self.s.plan_file:
+        if not self.s.plan_file and top:
             self._write_plan(plan, python)
         returns: list = []
-        if app != "silisocs_study.launch.command_app":
+        if top and app.module != "silisocs_study.launch.command_app":
             for run in decisions.reuse:
                 self._reuse(study, run, python)
+        others = self._other_apps(study, elsewhere, python)   # checked before anything runs
         if here:
             if self.s.validate:
                 self._validate(study, here, extra, python)
             self._write_multirun_yaml()
             returns = self._launch(study, here, extra, python)
+        for command, runs in others:
+            self._run_other_app(study, command, runs)
         os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session
-        if os.environ.get(DEFER_VIEWS_ENV) != self.s.session and not self.s.plan_file:
+        if top and os.environ.get(DEFER_VIEWS_ENV) != self.s.session and not self.s.plan_file:
             rebuild_study_views(str(study.file), plan=plan)
-        # else: `silisocs-sweep run` started this multirun and rebuilds the views once,
-        # after all of its multiruns (each rebuild re-reads every record)
+        # else: whoever started this multirun rebuilds the views once, after all of its
+        # multiruns (each rebuild re-reads every record)
         left = decisions.left_failed
-        if left:
+        if left and top:
             log.info("%d earlier failed run(s) not retried (use retry_failed=true)", len(left))
-        if self.failed:
-            print(f"[silisocs-sweep] {len(self.failed)} of {len(here)} run(s) failed: "
-                  f"{', '.join(self.failed[:5])}{' ...' if len(self.failed) > 5 else ''}",
-                  file=sys.stderr)
-            sys.stderr.flush()
-            raise SystemExit(1)
+        self._report_failures(ledger, here + elsewhere)
         return returns
+
+    # -- other apps and the composition check ----------------------------------------------
+    def _child_hydra_args(self) -> list[str]:
+        """The hydra overrides this multirun was started with, for the multiruns of other
+        apps: same sweeper settings and launcher, same session, their own sweep dir."""
+        from omegaconf import OmegaConf
+
+        given = OmegaConf.select(self.config, "hydra.overrides.hydra", default=None) or []
+        own = ("hydra.sweeper.scope", "hydra.sweeper.unit_config_path", "hydra.sweeper.check",
+               "hydra.sweeper.session", "hydra.sweep.dir", "hydra.sweeper.dry_run")
+        args = [str(o) for o in given if not str(o).lstrip("+~").startswith(own)]
+        if not any(a.startswith("hydra/sweeper=") for a in args):
+            args.insert(0, "hydra/sweeper=study")
+        args.append(ov.format_override("hydra.sweeper.session", self.s.session))
+        args.append(ov.format_override("hydra.sweep.dir", str(Path(
+            self.config.hydra.sweep.dir) / "apps")))
+        name = OmegaConf.select(self.config, "hydra.job.config_name", default=None)
+        return (["--config-name", str(name)] if name else []) + args
+
+    def _other_apps(self, study, runs: list[Run], python: str) -> list:
+        """The multirun commands for runs of other apps; their groups are composed (checked)
+        first, so a bad override there stops the study before anything runs."""
+        if not runs:
+            return []
+        from .multirun import app_commands, check_apps
+
+        child_args = self._child_hydra_args()
+        commands = app_commands(runs, python, child_args, list(self._extra))
+        if self.s.validate:
+            check_apps(study, list(commands.values()), cwd=str(self.config.hydra.runtime.cwd))
+        return [(cmd, [r for r in runs if app_key(r) == key]) for key, cmd in commands.items()]
+
+    def _run_other_app(self, study, command, runs: list[Run]) -> None:
+        from ..ledger import Ledger
+        from .multirun import run_app
+
+        log.info("launching %d run(s) through %s", len(runs), command.label())
+        run_app(command, cwd=str(self.config.hydra.runtime.cwd), ledger=Ledger(study.generated),
+                ids={r.run_id for r in runs}, session=self.s.session,
+                log_dir=study.generated / "logs", progress=False)
+
+    def _check(self, study, plan, extra: list[str], python: str, facts, app) -> list:
+        """Check mode: compose each group of this app's runs once; report; launch nothing."""
+        from ..atomic import atomic_write_json
+
+        errors: list[dict] = []
+        seen: set[str] = set()
+        for run in plan.runs:
+            if run.reuse is not None or run.group.key in seen or not belongs_here(
+                    run, app, self.s.scope, self.s.unit_config_path):
+                continue
+            seen.add(run.group.key)
+            run.app = facts
+            try:
+                self.validate_fn([self._job_overrides(study, run, extra, python, write=False)])
+            except Exception as exc:  # noqa: BLE001 - any composition failure is reported
+                errors.append({"group": run.group.key, "message": str(exc)})
+        atomic_write_json(self.s.check, {"facts": facts.to_json(), "groups": len(seen),
+                                         "errors": errors})
+        os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session   # nothing to rebuild
+        return []
+
+    def _report_failures(self, ledger, runs: list[Run]) -> None:
+        """What happened to the runs this multirun was responsible for, from their records
+        (not from counters): failures with their error, runs never run, output warnings."""
+        failed, unrun, warned = [], [], []
+        for run in runs:
+            rec = ledger.read(run.run_id)
+            if rec is None or rec.get("session") != self.s.session:
+                unrun.append(run.run_id)
+                continue
+            if rec.get("status") not in ("success", "reused"):
+                failed.append(rec)
+            if rec.get("warnings"):
+                warned.append(rec)
+        for rec in warned[:10]:
+            print(f"[silisocs-sweep] warning: {rec['run_id']}: {'; '.join(rec['warnings'])}",
+                  file=sys.stderr)
+        if not failed and not unrun:
+            return
+        print(f"[silisocs-sweep] {len(failed)} of {len(runs)} run(s) failed"
+              f"{f', {len(unrun)} not run' if unrun else ''}", file=sys.stderr)
+        for rec in failed[:10]:
+            where = f"  (log: {rec['log_path']})" if rec.get("log_path") else ""
+            print(f"  [{rec.get('status')}] {rec['run_id']}: {rec.get('error')}{where}",
+                  file=sys.stderr)
+        if unrun:
+            print(f"  not run: {', '.join(unrun[:5])}{' ...' if len(unrun) > 5 else ''}",
+                  file=sys.stderr)
+        sys.stderr.flush()
+        raise SystemExit(1)
 
     # -- steps ------------------------------------------------------------------------------
     def _write_plan(self, plan, python: str) -> None:
@@ -268,17 +372,19 @@ class StudySweep:
                  plan.study.generated / "run_study.sh")
 
     def _reuse(self, study, run: Run, python: str) -> None:
-        from ..jobs import job_document
-        from ..ledger.recorder import record_reuse
+        from .reuse import record_reuse_run
 
-        record_reuse(job_document(study, run, python, session=self.s.session))
+        record_reuse_run(study, run, python, self.s.session)
 
-    def _job_overrides(self, study, run: Run, extra: list[str], python: str) -> list[str]:
+    def _job_overrides(self, study, run: Run, extra: list[str], python: str, *,
+                       write: bool = True, previous: str | None = None) -> list[str]:
+        """The job's overrides; writes its job file (``write``: False composes only)."""
         from ..jobs import JOB_ENV, write_job
         from ..plan import job_overrides
 
         path = write_job(study, run, python, session=self.s.session,
-                         timeout_seconds=self.s.timeout_seconds)
+                         timeout_seconds=self.s.timeout_seconds, previous_attempt=previous) \
+            if write else study.generated / "jobs" / f"{run.run_id}.json"
         args = list(extra) + (job_overrides(run) if run.command is None else [])
         args.append(ov.format_override("hydra.sweep.subdir", run.output_dir))
         args.append(ov.format_override(f"++hydra.job.env_set.{JOB_ENV}", str(path)))
@@ -292,10 +398,12 @@ class StudySweep:
                 continue
             seen.add(run.group.key)
             try:
-                self.validate_fn([self._job_overrides(study, run, extra, python)])
-            except Exception as exc:
-                raise StudyError(f"{run.group.key}: the run's overrides do not compose with "
-                                 f"the app's config: {exc}".replace("\n", " ")) from None
+                self.validate_fn([self._job_overrides(study, run, extra, python, write=False)])
+            except Exception as exc:  # noqa: BLE001 - any composition failure stops the study
+                from ..appconfig import locate
+
+                raise locate(study, run.group, str(exc),
+                             prefix="does not compose with the app's config: ") from None
 
     def _launch(self, study, runs: list[Run], extra: list[str], python: str) -> list:
         from ..ledger import Ledger
@@ -313,7 +421,9 @@ class StudySweep:
                 batch = [solo.pop(0)]
             else:
                 batch, queue = queue[:size], queue[size:]
-            overrides = [self._job_overrides(study, r, extra, python) for r in batch]
+            overrides = [self._job_overrides(study, r, extra, python,
+                                             previous=self._clear_folder(study, r))
+                         for r in batch]
             error = None
             results: Sequence = []
             try:
@@ -360,6 +470,17 @@ class StudySweep:
                             "launched", len(queue) + len(solo))
                 break
         return returns
+
+    def _clear_folder(self, study, run: Run) -> str | None:
+        """Move what an earlier attempt left in the run's folder aside (never summed)."""
+        from ..rundir import move_aside
+
+        try:
+            return move_aside(run.output_dir, protect=(study.repo_root, study.workspace,
+                                                       study.generated, Path.cwd()))
+        except OSError as exc:
+            raise StudyError(f"{run.run_id}: cannot move the earlier attempt in "
+                             f"{run.output_dir} aside: {exc}") from None
 
     def _default_batch(self) -> int:
         """fail_fast: batches no larger than the launcher runs at once, so the sweep stops

@@ -134,14 +134,17 @@ def _check_template(doc: Document, path: Path_, token: str, allowed) -> None:
 
 def _resolve_script(doc: Document, sec: Section, token: str, study_dir: Path,
                     preset_name: str | None) -> str:
-    """'./x' tokens name files beside the study file; they must exist at plan time."""
+    """'./x' tokens name files beside the study file. A missing one is a plan warning, not an
+    error: a study planned on another machine may not have it; the evaluator fails when it
+    runs (see silisocs_study.evaluate)."""
     if not token.startswith("./"):
         return token
     target = (study_dir / token[2:]).resolve()
     if not target.exists():
         owner = f"preset '{preset_name}'" if preset_name else "this evaluator"
-        raise sec.error("command" if sec.data.get("command") is not None else "preset",
-                        f"script not found: {target} (required by {owner})")
+        key = "command" if sec.data.get("command") is not None else "preset"
+        doc.warn(sec.path + (key,), f"script not found: {target} (required by {owner}; "
+                                    f"the evaluator fails when it runs)")
     return str(target)
 
 

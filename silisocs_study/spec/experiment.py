@@ -17,10 +17,10 @@ from typing import Any
 from .. import overrides as ov
 from .. import templates
 from ..errors import StudyError, did_you_mean
-from ..model import Group, Study
+from ..model import AUTO_OUTPUT, Group, Study
 from .evaluations import parse_evaluations
 from .fields import ID_RE, Section, check_id, describe
-from .study_v1 import DEFAULT_RUNNER, INJECT_ROLES
+from .study_v1 import DEFAULT_RUNNER, INJECT_ROLES, reserved_keys
 from .yamlload import Document, Ref
 
 EXPERIMENT_KEYS = ("scenario", "path", "name", "axes", "mode", "samples", "seed", "zip",
@@ -29,7 +29,7 @@ SCENARIO_KEYS = ("runner_module", "config_path", "overrides", "command", "workin
                  "evaluations", "inject", "timeout_seconds", "description", "notes")
 AXIS_KEYS = ("values", "override")
 DEFAULT_INJECT = {"seed": None, "run_name": "run_name", "experiment_name": None,
-                  "output_dir": "++output_dir", "scenario": None}
+                  "output_dir": AUTO_OUTPUT, "scenario": None}
 _SEQ_WIDTH = 3
 _RESERVED_AXES = tuple(p for p in templates.RUN_PLACEHOLDERS if p != "seed") + ("experiment",)
 
@@ -129,6 +129,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
         output_template=str(workspace).replace("{", "{{").replace("}", "}}")
         + "/runs/{run_id}",
         points=tuple(points), axis_keys=tuple(axis_keys), scenarios=(scen_name,),
+        path=exp.path,
     )
     if scen is not None:
         scen.check_keys(SCENARIO_KEYS)
@@ -142,6 +143,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
         for j, token in enumerate(group.command or ()):
             _check(scen, "command", token, run_ph)
         group.overrides = _merged(scen)
+        group.override_paths = {k: scen.path + ("overrides", k) for k in group.overrides}
         group.inject = _inject(scen)
         group.evaluators = tuple(parse_evaluations(
             doc, scen.path + ("evaluations",), scen.data.get("evaluations"),
@@ -157,7 +159,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
     if group.runner_module is None and group.command is None:
         group.runner_module = DEFAULT_RUNNER
     group.override_args = tuple(ov.format_override(k, v) for k, v in group.overrides.items())
-    reserved = {ov.split_key(k)[1] for k in group.inject.values() if k}
+    reserved = set(reserved_keys(group.inject))
     for key in group.overrides:
         if ov.split_key(key)[1] in reserved | set(k for _, k in axis_keys if k):
             raise scen.error("overrides", f"override '{key}' is set per run (axis or inject)")
@@ -169,7 +171,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
               "path_template": path_template, "mode": mode, "axes": axes,
               "scenario": scen_name},
         hypotheses={name: {"statement": exp.data.get("description")}},
-        raw=doc.data, post_actions=_post_actions(exp),
+        raw=doc.data, post_actions=_post_actions(exp), doc=doc, warnings=doc.warnings,
     )
 
 
@@ -183,7 +185,7 @@ def _check_names(exp: Section, template: str, name: str, points: list[dict]) -> 
             raise exp.error("name", str(exc)) from None
         if not ID_RE.match(run_id) or "__" in run_id:
             raise exp.error("name", f"renders the invalid run name {run_id!r} for {point}: "
-                                    f"use letters, digits, '.', '_', '-' (no '__') and start "
+                                    f"use letters, digits, '.', '_', '-', '=' (no '__') and start "
                                     f"with a letter or digit")
         if run_id in seen:
             raise exp.error("name", f"renders the same run name {run_id!r} for {seen[run_id]} "

@@ -7,7 +7,8 @@ from typing import Any, Iterable
 from ..errors import StudyError, did_you_mean
 from .yamlload import Document, Path_
 
-ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+# '=' is allowed: real silisocs studies name conditions `cta=reactive`, `model=gpt-4o-mini`
+ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]*\Z")
 _MISSING = object()
 
 
@@ -184,7 +185,7 @@ def check_id(doc: Document, path: Path_, value: Any, what: str = "id", *,
     if not isinstance(value, str):
         raise doc.error(path, f"{what} must be a string, got {describe(value)}", at_key=at_key)
     if not ID_RE.match(value):
-        raise doc.error(path, f"invalid {what} '{value}': use letters, digits, '.', '_', '-' "
-                              f"and start with a letter or digit", at_key=at_key)
+        raise doc.error(path, f"invalid {what} '{value}': use letters, digits, '.', '_', '-', "
+                              f"'=' and start with a letter or digit", at_key=at_key)
     if "__" in value:
         raise doc.error(path, f"invalid {what} '{value}': must not contain '__'", at_key=at_key)

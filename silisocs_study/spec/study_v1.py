@@ -12,7 +12,7 @@ from typing import Any
 
 from .. import overrides as ov
 from .. import templates
-from ..model import Group, ReuseRef, Study
+from ..model import AUTO_OUTPUT, Group, ReuseRef, Study
 from .evaluations import merge_evaluations, parse_evaluations
 from .fields import Section, check_id, describe
 from .yamlload import Document
@@ -37,8 +37,13 @@ CONDITION_KEYS = ("overrides", "scenarios", "sub_experiment", "config_path",
 EXECUTION_KEYS = ("mode", "command", "re_evaluate", "output_root_override", "timeout_seconds")
 REUSE_RUN_KEYS = ("source", "scenario", "seed", "eval")
 INJECT_ROLES = ("seed", "run_name", "experiment_name", "output_dir", "scenario")
+# output_dir "auto": output_rootname when the app's config has it (silisocs' runner) and no
+# output_dir, else ++output_dir — decided from the composed config (see model.AppFacts)
 DEFAULT_INJECT = {"seed": "seed", "run_name": "run_name", "experiment_name": "experiment_name",
-                  "output_dir": "++output_dir", "scenario": None}
+                  "output_dir": AUTO_OUTPUT, "scenario": None}
+AUTO_OUTPUT_KEYS = ("output_dir", "output_rootname")
+CHECKPOINT_KEY = "sim.checkpoint.every_n_steps"
+DEFAULT_CHECKPOINT = 1   # silisocs' own study runner injects a checkpoint every step
 DEFAULT_RUNNER = "silisocs.runtime.runner"
 DEFAULT_RUN_NAME = "{study_id}_{hypothesis_id}_{condition_id}_{scenario}_seed{seed}"
 HYPOTHESIS_META = ("statement", "independent_variable", "prediction", "status", "follows_from",
@@ -94,15 +99,19 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
     default_output = _escape(str(workspace)) + \
         "/runs/{hypothesis_id}/{condition_id}/{scenario}/seed_{seed}/run"
     d_output = template(defaults, "output_root_override", default_output)
-    d_overrides = _overrides_level(defaults, inline=True)
-    checkpoint = defaults.data.get("checkpoint_every_n_steps")
-    if checkpoint is not None and checkpoint is not False:
-        if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0:
-            raise defaults.error("checkpoint_every_n_steps",
-                                 f"expected a non-negative integer, got {describe(checkpoint)}")
-        if checkpoint > 0:
-            d_overrides = ov.merge_levels([{"sim.checkpoint.every_n_steps": checkpoint},
-                                           d_overrides])
+    d_overrides, d_paths = _overrides_level(defaults, inline=True)
+    checkpoint_default = DEFAULT_CHECKPOINT
+    if "checkpoint_every_n_steps" in defaults.data:   # written (null/false/0 turn it off)
+        checkpoint_default = None
+        checkpoint = defaults.data["checkpoint_every_n_steps"]
+        if checkpoint is not None and checkpoint is not False:
+            if isinstance(checkpoint, bool) or not isinstance(checkpoint, int) or checkpoint < 0:
+                raise defaults.error("checkpoint_every_n_steps", f"expected a non-negative "
+                                                                 f"integer, got {describe(checkpoint)}")
+            if checkpoint > 0:   # what the study writes is part of its runs' fingerprints
+                d_overrides = ov.merge_levels([{CHECKPOINT_KEY: checkpoint}, d_overrides])
+                d_paths = ov.merge_levels([
+                    {CHECKPOINT_KEY: defaults.path + ("checkpoint_every_n_steps",)}, d_paths])
     global_evals = parse_evaluations(doc, ("evaluations",), top.data.get("evaluations"),
                                      default_prefix="eval", study_dir=study_dir)
 
@@ -117,9 +126,12 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
     for hyp_id, hyp_value in hyps.data.items():
         check_id(doc, ("hypotheses", hyp_id), hyp_id, "hypothesis id", at_key=True)
         hyp = Section.of(doc, ("hypotheses", hyp_id), hyp_value, "a hypothesis mapping")
+        if "cases" in hyp.data:   # the reference runner's old name
+            raise hyp.error("cases", "unknown key 'cases': it is the old name of 'conditions'; "
+                                     "rename it to 'conditions'", at_key=True)
         hyp.check_keys(HYPOTHESIS_KEYS)
         hyp_meta[hyp_id] = {k: hyp.data[k] for k in HYPOTHESIS_META if k in hyp.data}
-        h_overrides = _overrides_level(hyp)
+        h_overrides, h_paths = _overrides_level(hyp)
         h_scenarios = hyp.str_list("scenarios", ids=True)
         conds_value = hyp.data.get("conditions")
         if conds_value is None:
@@ -140,7 +152,8 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
                 raise cond.error(None, "no scenarios: set study.scenarios, "
                                        "run_defaults.scenario, or scenarios here")
             seeds = _resolve_seeds([defaults, hyp, cond])
-            merged = _merge_overrides(cond, [d_overrides, h_overrides, _overrides_level(cond)])
+            c_overrides, c_paths = _overrides_level(cond)
+            merged = _merge_overrides(cond, [d_overrides, h_overrides, c_overrides])
             _check_reserved(cond, merged, inject)
             command = execution.command("command")
             if command is not None:
@@ -176,10 +189,15 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
                 re_evaluate=execution.bool("re_evaluate", False),
                 timeout_seconds=float(timeout) if timeout is not None else None,
                 scenarios=tuple(scenarios), seeds=tuple(seeds),
+                checkpoint_default=None if any(ov.split_key(k)[1] == CHECKPOINT_KEY
+                                               for k in merged) else checkpoint_default,
+                path=cond.path,
+                override_paths=ov.merge_levels([d_paths, h_paths, c_paths]),
             )
             reuse = cond.section("reuse")
             if mode == "reuse_existing":
                 group.reuse = _parse_reuse(cond, reuse, scenarios, seeds, repo_root)
+                group.checkpoint_default = None
             elif reuse is not None:
                 raise cond.error("reuse", "reuse is only read when execution.mode is "
                                           "reuse_existing")
@@ -201,7 +219,7 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
     return Study(
         kind="study", name=name, study_id=study_id, file=file, display_file=doc.file,
         repo_root=repo_root, workspace=workspace, groups=groups, meta=meta,
-        hypotheses=hyp_meta, raw=doc.data,
+        hypotheses=hyp_meta, raw=doc.data, doc=doc, warnings=doc.warnings,
         summary_path=_under(repo_root, summary) if summary else workspace / "SUMMARY.md",
         summary_log_path=(_under(repo_root, summary_log) if summary_log
                           else workspace / "generated" / "summary_log.jsonl"),
@@ -275,8 +293,10 @@ def _parse_inject(defaults: Section) -> dict[str, str | None]:
     return inject
 
 
-def _overrides_level(sec: Section, *, inline: bool = False) -> dict[str, Any]:
-    """One level's overrides, each key and value checked where it is written. With ``inline``
+def _overrides_level(sec: Section, *, inline: bool = False
+                     ) -> tuple[dict[str, Any], dict[str, tuple]]:
+    """One level's overrides, each key and value checked where it is written, and the YAML
+    path of each (for errors found later, e.g. by the composition check). With ``inline``
     (run_defaults), dotted keys beside ``overrides`` come first and ``overrides`` wins."""
     levels: list[tuple[tuple, dict]] = []
     if inline:
@@ -294,9 +314,11 @@ def _overrides_level(sec: Section, *, inline: bool = False) -> dict[str, Any]:
             except (ValueError, TypeError) as exc:
                 raise sec.doc.error(where, f"cannot pass this value to Hydra: {exc}") from None
     try:
-        return ov.merge_levels(level for _, level in levels)
+        merged = ov.merge_levels(level for _, level in levels)
     except ValueError as exc:
         raise sec.error("overrides", str(exc)) from None
+    paths = ov.merge_levels({k: sec.path + under + (k,) for k in level} for under, level in levels)
+    return merged, paths
 
 
 def _merge_overrides(cond: Section, levels: list[dict]) -> dict[str, Any]:
@@ -316,8 +338,19 @@ def _encode(cond: Section, merged: dict[str, Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def reserved_keys(inject: dict[str, str | None]) -> dict[str, str]:
+    """Config keys the planner sets per run (bare key → inject role)."""
+    out: dict[str, str] = {}
+    for role, key in inject.items():
+        if key == AUTO_OUTPUT:
+            out.update((k, role) for k in AUTO_OUTPUT_KEYS)
+        elif key:
+            out[ov.split_key(key)[1]] = role
+    return out
+
+
 def _check_reserved(cond: Section, merged: dict[str, Any], inject: dict) -> None:
-    reserved = {ov.split_key(k)[1]: role for role, k in inject.items() if k}
+    reserved = reserved_keys(inject)
     for key in merged:
         role = reserved.get(ov.split_key(key)[1])
         if role is not None:
@@ -368,23 +401,26 @@ def _parse_reuse(cond: Section, reuse: Section | None, scenarios, seeds, repo_ro
     for i, item in enumerate(runs):
         sec = Section.of(reuse.doc, reuse.path + ("runs", i), item, "a mapping")
         sec.check_keys(REUSE_RUN_KEYS)
-        source = _existing(sec, "source", repo_root, required=True)
-        evaluation = _existing(sec, "eval", repo_root, required=False)
+        source = _reuse_path(sec, "source", repo_root, required=True)
+        evaluation = _reuse_path(sec, "eval", repo_root, required=False)
         scenario = sec.id("scenario", scenarios[0])
         seed = sec.int("seed", seeds[0])
         out.append((ReuseRef(source=source, eval=evaluation), scenario, seed))
     return tuple(out)
 
 
-def _existing(sec: Section, key: str, repo_root: Path, *, required: bool) -> str | None:
+def _reuse_path(sec: Section, key: str, repo_root: Path, *, required: bool) -> str | None:
+    """An earlier run's folder or evaluator file. Missing is a plan warning, not an error (a
+    study is planned on machines that do not hold every old run); the reuse fails when run."""
     value = sec.str(key, required=required)
     if value is None:
         return None
     path = Path(os.path.expanduser(value))
     path = path if path.is_absolute() else repo_root / path
     if not path.exists():
-        raise sec.error(key, f"{key} does not exist: {path}")
-    return str(path.resolve())
+        sec.doc.warn(sec.path + (key,), f"{key} does not exist: {path} (the reuse fails when "
+                                        f"run unless it appears)")
+    return os.path.normpath(str(path.resolve()))
 
 
 def _derived_from_runs(study: Section) -> list:

@@ -49,6 +49,10 @@ class Document:
     value_marks: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     key_marks: dict[Path_, tuple[int, int]] = field(default_factory=dict)
     text: str = ""
+    warnings: list[str] = field(default_factory=list)   # located notes that do not stop a plan
+
+    def warn(self, path: Path_, message: str) -> None:
+        self.warnings.append(self.error(path, message).format())
 
     def error(self, path: Path_, message: str, *, at_key: bool = False) -> StudyError:
         """A StudyError located at ``path`` (its key when ``at_key``), else its nearest parent."""
