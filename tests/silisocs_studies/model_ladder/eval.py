@@ -1,0 +1,1 @@
+print("cooperation evaluator placeholder")
