@@ -118,12 +118,20 @@ def test_views_come_from_all_records_in_natural_order(tmp_path):
     lock = json.loads((tmp_path / "repro_lock.json").read_text())
     assert [r["run_id"] for r in lock["records"]] == want
     assert lock["environment"]["git_commit"]
-    assert [r["run_id"] for r in read_jsonl(tmp_path / "repro_lock.jsonl")] == want
+    assert list(lock)[0] == "generator" and lock["generator"].startswith("silisocs-study")
+    assert {"silisocs_version", "captured_at", "python_version"} <= set(lock["environment"])
+    for rec in lock["records"]:   # the silisocs runner's record keys, always present
+        assert rec["reused"] == {"source": None, "eval": None}
+        assert rec["return_code"] == 0 and rec["tail"] == [] and "planned_output_rootname" in rec
+    lines = read_jsonl(tmp_path / "repro_lock.jsonl")
+    assert [r["run_id"] for r in lines] == want
+    assert all(list(r)[0] == "generator" for r in lines)
     index = json.loads((tmp_path / "study_index.json").read_text())
     assert index["counts"] == {"success": 4, "stale": 1}
     assert [r["stale"] for r in index["records"]] == [False, True, False, False, False]
     import yaml
 
+    assert (tmp_path / "study_enriched.yaml").read_text().startswith("# generator: silisocs")
     enriched = yaml.safe_load((tmp_path / "study_enriched.yaml").read_text())
     assert enriched["study"] == {"name": "t"}
     assert [r["run_id"] for r in enriched["generated"]["records"]] == want

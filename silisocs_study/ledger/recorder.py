@@ -14,7 +14,9 @@ from typing import Any
 
 from .lockfile import append_line
 from .provenance import environment, process_ids
-from .records import Ledger, utc_now
+from .records import Ledger, generator, peer_record, peer_time, utc_now
+
+COMPLETE_MARKER = "RUN_COMPLETE.json"
 
 _IDENTITY = ("run_id", "study", "study_id", "hypothesis", "condition", "sub_experiment",
              "scenario", "seed", "axes", "mode", "run_name", "fingerprint", "config_path",
@@ -35,6 +37,7 @@ def record_start(job: dict, launcher: str | None = None) -> dict:
     rec = _base(job, attempt_id)
     rec.update(status="running", started_at=utc_now(), _t0=time.time(), launcher=launcher,
                **process_ids())
+    _clear_marker(job)
     Ledger(job["generated"]).write({k: v for k, v in rec.items() if k != "_t0"})
     return rec
 
@@ -71,7 +74,9 @@ def record_finish(job: dict, started: dict | None, *, status: str, error: str | 
     rec["eval_paths"] = {e["id"]: e.get("path") for e in evaluations}
     _effective_config(rec, run_dir)
     Ledger(job["generated"]).write(rec)
-    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec))
+    if status == "success":   # after the record: a marker never claims an unrecorded success
+        _write_marker(job, rec, run_dir)
+    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec, job))
     return rec
 
 
@@ -95,12 +100,48 @@ def record_reuse(job: dict) -> dict:
     rec["provenance"] = {**environment(job.get("repo_root") or "."), **process_ids()}
     _effective_config(rec, source)
     Ledger(job["generated"]).write(rec)
-    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec))
+    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec, job))
     return rec
 
 
-def _lock_line(rec: dict) -> dict:
-    return {k: v for k, v in rec.items() if k not in ("history",)}
+def _lock_line(rec: dict, job: dict | None = None) -> dict:
+    """A repro_lock.jsonl line: our marker first, then the record as the views show it."""
+    shaped = peer_record({k: v for k, v in rec.items() if k != "history"},
+                         (job or {}).get("repo_root"))
+    return {"generator": generator(), **shaped}
+
+
+# -- RUN_COMPLETE.json: the silisocs runner's completion marker, in each successful run dir --
+
+def _write_marker(job: dict, rec: dict, run_dir: str | None) -> None:
+    """Written after the evaluators (whatever they reported), for successes only, atomically;
+    silisocs' ``load_study(...).progress`` and its runner's resume read it."""
+    if not run_dir or job.get("kind") == "experiment" or not Path(run_dir).is_dir():
+        return
+    from ..atomic import atomic_write_bytes
+
+    exit_code = rec.get("exit_code")
+    marker = {"run_id": rec["run_id"], "finished_at": peer_time(rec.get("finished_at")),
+              "effective_config_sha256": (rec.get("lock") or {}).get("effective_config_sha256"),
+              "return_code": exit_code if exit_code is not None else 0,
+              "generator": generator(), "finished_at_iso": rec.get("finished_at"),
+              "fingerprint": rec.get("fingerprint"), "attempt_id": rec.get("attempt_id")}
+    try:
+        atomic_write_bytes(Path(run_dir) / COMPLETE_MARKER,
+                           (json.dumps(marker, indent=2) + "\n").encode())
+    except OSError:   # a read-only run dir must not fail the run: the record is the truth
+        pass
+
+
+def _clear_marker(job: dict) -> None:
+    """A new attempt in a run dir that an earlier attempt completed: until this one succeeds
+    the old marker would claim a completion that is no longer there."""
+    out = job.get("output_dir")
+    if out and job.get("kind") != "experiment":
+        try:
+            (Path(out) / COMPLETE_MARKER).unlink()
+        except OSError:
+            pass
 
 
 def _manifest_failure(run_dir: str | None) -> str | None:

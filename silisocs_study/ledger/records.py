@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -26,6 +28,130 @@ def utc_now() -> str:
     """ISO-8601 UTC with milliseconds: sortable, unambiguous, and parseable everywhere."""
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds").replace(
         "+00:00", "Z")
+
+
+# -- the silisocs runner's conventions (what its loaders and notebooks read) ---------------
+#
+# Record files keep ISO-8601 with milliseconds. Every view the silisocs tools read (the lock
+# and index files, RUN_COMPLETE.json, the organized tree) carries the silisocs runner's
+# format under the silisocs key (``started_at`` = ``2024-05-01T12-30-45Z``) and ours beside
+# it (``started_at_iso``). The conversion lives here, in ``peer_time`` / ``iso_from_peer``.
+
+PEER_TIME_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
+GENERATOR_NAME = "silisocs-study"
+_ISO = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]00:?00)$")
+_PEER = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)Z$")
+
+
+@lru_cache(maxsize=1)
+def generator() -> str:
+    """The marker our generated files carry (``generator`` key, first in the file)."""
+    from importlib import metadata
+
+    try:
+        return f"{GENERATOR_NAME} {metadata.version(GENERATOR_NAME)}"
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return GENERATOR_NAME
+
+
+def peer_time(value: Any) -> Any:
+    """Our ISO-8601 UTC timestamp in the silisocs runner's format (1 s resolution).
+
+    A value already in that format, None, or anything unparseable is returned unchanged."""
+    if not isinstance(value, str):
+        return value
+    m = _ISO.match(value)
+    if m is None:
+        return value
+    return f"{m.group(1)}T{m.group(2)}-{m.group(3)}-{m.group(4)}Z"
+
+
+def iso_from_peer(value: Any) -> Any:
+    """A silisocs-runner timestamp as our ISO-8601 (``.000Z``); ISO values pass through."""
+    if not isinstance(value, str):
+        return value
+    m = _PEER.match(value)
+    if m is None:
+        return value
+    return f"{m.group(1)}T{m.group(2)}:{m.group(3)}:{m.group(4)}.000Z"
+
+
+def _relative(path: Any, root: str | None) -> Any:
+    if not isinstance(path, str) or not root:
+        return path
+    if path.startswith(root.rstrip("/") + "/"):
+        return path[len(root.rstrip("/")) + 1:]
+    return path
+
+
+_PEER_FIRST = ("schema_version", "run_id", "study", "hypothesis", "condition", "sub_experiment",
+               "scenario", "seed", "execution_mode", "started_at", "status",
+               "resolved_overrides", "study_id", "run_name", "planned_output_rootname",
+               "command", "log_path", "run_dir", "simulation_output_path", "evaluations",
+               "eval_paths", "reused", "lock", "gpu_binding", "return_code", "tail",
+               "finished_at")
+_PEER_EVAL = ("id", "status", "path", "command", "log_path", "return_code", "tail")
+
+
+def peer_evaluation(entry: Any) -> Any:
+    """An evaluation entry with the silisocs runner's keys first (ours kept after them)."""
+    if not isinstance(entry, dict):
+        return entry
+    status = entry.get("status")
+    out = {"id": entry.get("id"), "status": status, "path": entry.get("path"),
+           "command": entry.get("command") if entry.get("command") is not None else [],
+           "log_path": entry.get("log_path"),
+           "return_code": entry["return_code"] if "return_code" in entry else (
+               0 if status == "success" else None),
+           "tail": entry.get("tail") or []}
+    for key, value in entry.items():
+        if key not in out:
+            out[key] = value
+    return out
+
+
+def peer_record(rec: dict, repo_root: str | None = None) -> dict:
+    """A record shaped as the silisocs runner writes it into its views, ours beside it.
+
+    Adds ``return_code`` (our ``exit_code``; 0 for a success that reported none), ``tail``
+    (the error tail), ``reused`` ({source, eval}, always present), ``planned_output_rootname``
+    (relative to the repo root like the runner's), ``gpu_binding``, and the runner's
+    timestamp format for ``started_at``/``finished_at`` with ours in ``*_iso``."""
+    status = rec.get("status")
+    exit_code = rec.get("exit_code")
+    values = {
+        "schema_version": rec.get("schema_version", RECORD_SCHEMA_VERSION),
+        "execution_mode": rec.get("execution_mode") or rec.get("mode"),
+        "started_at": peer_time(rec.get("started_at")),
+        "finished_at": peer_time(rec.get("finished_at")),
+        "planned_output_rootname": rec["planned_output_rootname"]
+        if "planned_output_rootname" in rec else _relative(
+            rec.get("planned_output_dir") or rec.get("output_dir"), repo_root),
+        "evaluations": [peer_evaluation(e) for e in rec.get("evaluations") or []],
+        "eval_paths": rec.get("eval_paths") or {},
+        "reused": _reused(rec.get("reused")),
+        "lock": rec.get("lock") or {"effective_config_sha256": None,
+                                    "effective_config_path": None},
+        "return_code": rec["return_code"] if "return_code" in rec else (
+            exit_code if exit_code is not None else (0 if status == "success" else None)),
+        "tail": rec["tail"] if "tail" in rec else list(rec.get("error_tail") or []),
+    }
+    out: dict[str, Any] = {}
+    for key in _PEER_FIRST:
+        out[key] = values[key] if key in values else rec.get(key)
+    for key, value in rec.items():
+        if key not in out:
+            out[key] = value
+    out["started_at_iso"] = iso_from_peer(rec.get("started_at"))
+    out["finished_at_iso"] = iso_from_peer(rec.get("finished_at"))
+    return out
+
+
+def _reused(value: Any) -> dict:
+    if isinstance(value, dict):
+        return {"source": value.get("source"), "eval": value.get("eval"),
+                **{k: v for k, v in value.items() if k not in ("source", "eval")}}
+    return {"source": None, "eval": None}
 
 
 def _dumps(obj: Any) -> bytes:
@@ -76,6 +202,32 @@ class Ledger:
             history.append({k: previous.get(k) for k in _HISTORY_KEYS if k in previous})
         record["history"] = history[-MAX_HISTORY:]
         atomic_write_bytes(self.path(run_id), _dumps(record))
+
+    def create(self, record: dict) -> bool:
+        """Write a record only if the run has none yet (atomic; never replaces a record).
+
+        Returns False, writing nothing, when a record appeared meanwhile."""
+        import tempfile
+
+        path = self.path(record["run_id"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        record = dict(record)
+        record.setdefault("schema_version", RECORD_SCHEMA_VERSION)
+        record.setdefault("history", [])
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(_dumps(record))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o644)
+            try:
+                os.link(tmp, path)        # fails if the file exists: no clobbering
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            os.unlink(tmp)
 
     def update(self, record: dict) -> None:
         """Rewrite a record in place (same attempt): no history entry."""

@@ -4,6 +4,14 @@
 per record), ``study_index.json`` and ``study_enriched.yaml`` (the authored study plus a
 compact summary per run). Each file is replaced atomically, so a reader never sees half a
 view, and running h1 then only h2 leaves both in every view.
+
+The views are what silisocs' own loaders read, so they carry the silisocs runner's shapes:
+records as :func:`~silisocs_study.ledger.records.peer_record` makes them (its timestamp
+format, ``return_code``, ``tail``, ``reused``, ``planned_output_rootname``, evaluations with
+``command``/``log_path``/``return_code``/``tail``), ``environment.silisocs_version`` and
+``captured_at``. Each file starts with our ``generator`` marker; a file without it was
+written by the silisocs runner: its records are adopted and the file is preserved
+(:mod:`~silisocs_study.ledger.adopt`) before it is replaced.
 """
 from __future__ import annotations
 
@@ -16,7 +24,10 @@ from ..plan import natural_key
 from ..yamlout import dump_yaml, plain
 from .lockfile import exclusive
 from .provenance import environment
-from .records import RECORD_SCHEMA_VERSION, Ledger, utc_now
+from .records import (RECORD_SCHEMA_VERSION, Ledger, generator, iso_from_peer, peer_record,
+                      peer_time, utc_now)
+
+VIEW_NAMES = ("repro_lock.json", "repro_lock.jsonl", "study_index.json", "study_enriched.yaml")
 
 SUMMARY_KEYS = ("run_id", "hypothesis", "condition", "scenario", "seed", "axes", "status",
                 "fingerprint", "run_dir", "finished_at", "eval_paths")
@@ -52,6 +63,13 @@ def rebuild_views(generated: Path, study_meta: dict, raw_study: dict | None = No
 
 def _rebuild(generated: Path, study_meta: dict, raw_study: dict | None,
              fingerprints: dict[str, str] | None, repo_root: Path | None) -> list[dict]:
+    from .adopt import adopt_lock_files, foreign_files, preserve
+
+    foreign = foreign_files(generated, VIEW_NAMES)
+    if foreign:   # the silisocs runner wrote these: take its records, keep its files
+        adopt_lock_files(generated, foreign, fingerprints, repo_root)
+        preserve(generated, foreign, reason="silisocs runner views replaced by the "
+                                            "silisocs-study views rebuild (records adopted)")
     ledger = Ledger(generated)
     records = sorted_records(ledger.all())
     if ledger.unreadable:
@@ -62,24 +80,57 @@ def _rebuild(generated: Path, study_meta: dict, raw_study: dict | None,
     if fingerprints is not None:
         mark_stale(records, fingerprints)
     now = utc_now()
-    env = environment(repo_root or generated.parent)
+    mark = generator()
+    root = str(repo_root) if repo_root is not None else None
+    shaped = [peer_record(r, root) for r in records]
     atomic_write_bytes(generated / "repro_lock.json", _json(
-        {"schema_version": RECORD_SCHEMA_VERSION, "generated_at": now, "environment": env,
-         "records": records}) + b"\n")
-    lines = b"".join(_json(r, indent=False) + b"\n" for r in records)
+        {"generator": mark, "schema_version": RECORD_SCHEMA_VERSION, "generated_at": now,
+         "environment": peer_environment(repo_root or generated.parent, now),
+         "records": shaped}) + b"\n")
+    head = _json({"generator": mark}, indent=False)[:-1] + b","   # marker first on each line
+    lines = b"".join(head + _json(r, indent=False)[1:] + b"\n" if r else b""
+                     for r in shaped)
     atomic_write_bytes(generated / "repro_lock.jsonl", lines)
     atomic_write_bytes(generated / "study_index.json", _json(
-        {"schema_version": RECORD_SCHEMA_VERSION, "generated_at": now, "study": study_meta,
-         "counts": _counts(records), "records": records}) + b"\n")
+        {"generator": mark, "schema_version": RECORD_SCHEMA_VERSION,
+         "generated_at": peer_time(now), "generated_at_iso": now, "study": study_meta,
+         "counts": _counts(records), "records": shaped}) + b"\n")
     enriched = dict(raw_study or {})
     enriched.pop("generated", None)   # keep it last: the run rows are appended below
     enriched["generated"] = {
-        "generated_at": now, "schema_version": RECORD_SCHEMA_VERSION,
-        "counts": _counts(records)}
-    rows = [{k: r.get(k) for k in SUMMARY_KEYS if r.get(k) is not None} for r in records]
+        "generator": mark, "generated_at": peer_time(now), "generated_at_iso": now,
+        "schema_version": RECORD_SCHEMA_VERSION, "counts": _counts(records)}
+    rows = [_row(r) for r in records]
     atomic_write_text(generated / "study_enriched.yaml",
-                      dump_yaml(enriched, width=120) + _yaml_rows(rows))
+                      f"# generator: {mark} (a view of generated/records; rebuilt by "
+                      f"`organize`)\n" + dump_yaml(enriched, width=120) + _yaml_rows(rows))
     return records
+
+
+def _row(rec: dict) -> dict:
+    row = {k: rec.get(k) for k in SUMMARY_KEYS if rec.get(k) is not None}
+    if "finished_at" in row:
+        row["finished_at"] = peer_time(row["finished_at"])
+        row["finished_at_iso"] = iso_from_peer(rec["finished_at"])
+    return row
+
+
+def peer_environment(repo_root: Path | str, now: str | None = None) -> dict:
+    """Our provenance plus the keys of the silisocs runner's ``environment`` block."""
+    env = dict(environment(repo_root))
+    env.setdefault("python_version", env.get("python"))
+    env["silisocs_version"] = _silisocs_version()
+    env["captured_at"] = now or utc_now()
+    return env
+
+
+def _silisocs_version() -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version("silisocs")
+    except metadata.PackageNotFoundError:
+        return None
 
 
 def _counts(records: list[dict]) -> dict[str, int]:
