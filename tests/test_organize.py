@@ -166,11 +166,19 @@ def test_runs_json_keeps_evaluators_apart(study) -> None:
         rec = study["records"][entry["run_id"]]
         assert entry["condition"] == rec["condition"] and entry["seed"] == rec["seed"]
         assert entry["status"] == "success" and entry["usable"] is True
-        assert set(entry["aggregated"]) == {"action_metrics", "probe_metrics"}
+        # the silisocs runner's flat `aggregated`, every metric named <eval_id>.<metric>
+        assert {k.split(".")[0] for k in entry["aggregated"]} == {"action_metrics",
+                                                                 "probe_metrics"}
+        assert set(entry["metrics_by_evaluator"]) == {"action_metrics", "probe_metrics"}
         for ev in rec["evaluations"]:
-            assert entry["aggregated"][ev["id"]] == pytest.approx(ev["aggregated"])
+            assert entry["metrics_by_evaluator"][ev["id"]] == pytest.approx(ev["aggregated"])
+            for name, value in ev["aggregated"].items():
+                if isinstance(value, (int, float)):
+                    assert entry["aggregated"][f"{ev['id']}.{name}"] == pytest.approx(value)
         assert entry["eval_paths"] == rec["eval_paths"]
         assert entry["run_dir"] == rec["run_dir"]
+        for key in ("agents", "aggregated_stats", "summary"):
+            assert isinstance(entry[key], dict), key
 
 
 def test_statistics_match_numpy(study) -> None:
@@ -469,5 +477,7 @@ def test_unchanged_records_skip_the_rebuild_force_rebuilds_and_reuses_files(stud
     other = org / "h1" / "recsys" / "election_recsys_engagement" / "seed_12" / "config.yaml"
     other_ino = other.stat().st_ino
     build_organized(load_study(str(folder), str(REPO)))
-    assert yaml.safe_load(cfg.read_text())["finished_at"] == "2030-01-01T00:00:00.000Z"
+    changed = yaml.safe_load(cfg.read_text())
+    assert changed["finished_at"] == "2030-01-01T00-00-00Z"       # the silisocs runner's format
+    assert changed["finished_at_iso"] == "2030-01-01T00:00:00.000Z"
     assert other.stat().st_ino == other_ino

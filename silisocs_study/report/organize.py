@@ -19,6 +19,10 @@ exchange where the kernel offers one, else rename-away/rename-in), under a lock 
 reader never sees half a tree and concurrent rebuilds never interleave. Because every build
 re-reads the record files under that lock, the last rebuild always reflects every record
 written before it, and running h1 then only h2 keeps both.
+
+A tree we did not build (the silisocs runner's: its ``summary.json`` lacks our ``generator``
+marker) is always rebuilt, never used as a source of hard links, and moved whole into
+``generated/preserved_originals/<UTC time>/organized`` instead of being deleted.
 """
 from __future__ import annotations
 
@@ -100,10 +104,15 @@ def build_organized(study, records=None, *, force: bool = False) -> Path:
     generated = Path(study.generated)
     generated.mkdir(parents=True, exist_ok=True)
     final = generated / "organized"
+    from ..ledger.adopt import foreign_organized, preserve_tree
+
     with exclusive(generated / ".organized.lock"):
         _sweep(generated)
         records = current_records(study, records)
         cache = TreeCache(generated, final)
+        foreign = foreign_organized(generated)
+        if foreign:
+            cache.forget_files()
         signature = _signature(study, records)
         if not force and cache.signature == signature and (final / "summary.json").is_file():
             return final
@@ -112,6 +121,12 @@ def build_organized(study, records=None, *, force: bool = False) -> Path:
         try:
             os.chmod(tmp, 0o755)
             write_tree(tmp, final, study, records, analysis, cache)
+            if foreign and foreign_organized(generated):
+                # moved aside before ours goes in (not swapped: a swapped-out tree is
+                # deleted by a later build if this process dies before moving it)
+                preserve_tree(generated, final, "organized",
+                              reason="the silisocs runner's organized tree, replaced by the "
+                                     "silisocs-study organized tree (records adopted)")
             old = _swap(tmp, final)
             cache.save(signature)
         except BaseException:
@@ -141,7 +156,7 @@ def _sweep(generated: Path) -> None:
 
 
 BACKGROUND_REMOVAL = 2000   # records; above this the replaced tree is deleted in background
-TREE_VERSION = 1
+TREE_VERSION = 2
 
 
 def _signature(study, records: list[dict]) -> str:

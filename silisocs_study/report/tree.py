@@ -3,8 +3,9 @@
 :mod:`silisocs_study.report.organize` decides when to build and swaps the tree in; this
 module writes one complete tree into a fresh directory. Per run
 (``<hyp>/<cond>/<scenario>/seed_<seed>/``) it writes ``config.yaml`` (the record's identity,
-run metadata under its own ``run_metadata`` key), and ``run``, ``eval.json`` and
-``eval/<eval_id>/<file>`` as relative symlinks.
+run metadata under its own ``run_metadata`` key, and the silisocs runner's keys — see
+:mod:`.compat`), and ``run``, ``eval.json`` and ``eval/<eval_id>/<file>`` as relative
+symlinks. ``summary.json`` starts with our ``generator`` marker.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from ..yamlout import dump_yaml
+from . import compat
 from .contrasts import CONFIDENCE
-from .metrics import evaluator_metrics, usable
+from .metrics import usable
 
 SUMMARY_SCHEMA_VERSION = 1
 _SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -73,7 +75,8 @@ def write_tree(root: Path, final: Path, study, records: list[dict], analysis: di
         "hypotheses": hyp_ids, "generated_at": now, "counts": totals,
         "counts_by_hypothesis": {h: counts(per_hyp.get(h, [])) for h in hyp_ids},
     })
-    _write_json(root / "summary.json", summary_document(study, records, analysis, now))
+    payloads = cache.payloads.get if cache is not None else compat.PayloadCache().get
+    rows_by_run: dict[str, dict] = {}
     for hyp, block in analysis["hypotheses"].items():
         hdir = root / _safe(hyp, "hypothesis")
         hdir.mkdir(parents=True, exist_ok=True)
@@ -87,12 +90,26 @@ def write_tree(root: Path, final: Path, study, records: list[dict], analysis: di
             used.add(sub)
             _write_run_dir(hdir / sub, final_real / hdir.name / sub, rec, cache,
                            f"{hdir.name}/{sub}")
-            runs.append(_run_entry(rec, sub))
+            row = compat.runs_row(rec, sub, payloads)
+            rows_by_run[str(rec.get("run_id"))] = row
+            runs.append(row)
         _write_json(hdir / "runs.json", runs)
+    _write_json(root / "summary.json", summary_document(
+        study, records, analysis, now, compat.summary_additions(records, rows_by_run)))
 
 
-def summary_document(study, records: list[dict], analysis: dict, now: str) -> dict:
+def summary_document(study, records: list[dict], analysis: dict, now: str,
+                     peer: dict | None = None) -> dict:
+    """summary.json: our marker, the silisocs runner's keys (``conditions``,
+    ``metrics_by_condition``, ``metrics_stats_by_condition``), then our statistics."""
+    from ..ledger.records import generator
+
+    peer = peer if peer is not None else compat.summary_additions(records, {})
     return {
+        "generator": generator(),
+        "conditions": peer["conditions"],
+        "metrics_by_condition": peer["metrics_by_condition"],
+        "metrics_stats_by_condition": peer["metrics_stats_by_condition"],
         "schema_version": SUMMARY_SCHEMA_VERSION,
         "generated_at": now,
         "study": {"name": study.name, "study_id": study.study_id, "kind": study.kind,
@@ -138,30 +155,20 @@ def counts(records: list[dict]) -> dict:
             "by_status": by_status}
 
 
-def _run_entry(rec: dict, sub: str) -> dict:
-    return {"condition": rec.get("condition"), "scenario": rec.get("scenario"),
-            "seed": rec.get("seed"), "run_id": rec.get("run_id"), "status": rec.get("status"),
-            "stale": bool(rec.get("stale")), "usable": usable(rec),
-            "fingerprint": rec.get("fingerprint"), "run_dir": rec.get("run_dir"),
-            "organized_dir": sub, "eval_paths": rec.get("eval_paths") or {},
-            "eval_status": {str(e.get("id")): e.get("status")
-                            for e in rec.get("evaluations") or [] if isinstance(e, dict)},
-            "aggregated": evaluator_metrics(rec)}
-
-
 def _write_run_dir(path: Path, final_path: Path, rec: dict, cache: "TreeCache | None" = None,
                    rel: str = "") -> None:
     path.mkdir(parents=True, exist_ok=True)
-    config = {k: rec.get(k) for k in _CONFIG_KEYS if k in rec}
-    config["evaluations"] = [
-        {k: e.get(k) for k in ("id", "status", "path", "preset", "error") if e.get(k)
-         is not None} for e in rec.get("evaluations") or [] if isinstance(e, dict)]
+    ours = {k: rec.get(k) for k in _CONFIG_KEYS if k in rec}
     run_dir = rec.get("run_dir") or rec.get("output_dir")
+    meta = dict(run_metadata(rec, run_dir) if cache is None else cache.metadata(rec, run_dir))
+    peer_meta = dict(meta.pop("_peer", None) or compat.peer_metadata(None, run_dir))
+    if run_dir:
+        peer_meta["source"] = str(run_dir)
+    ours["run_metadata"] = meta
+    config = compat.config_document(rec, ours, peer_meta)
     if cache is None:
-        config["run_metadata"] = run_metadata(rec, run_dir)
         _write_yaml(path / "config.yaml", config)
     else:
-        config["run_metadata"] = cache.metadata(rec, run_dir)
         cache.write_config(path / "config.yaml", f"{rel}/config.yaml", config)
     if run_dir and Path(run_dir).is_dir():
         _link(path / "run", final_path / "run", run_dir)
@@ -215,6 +222,8 @@ def _file_metadata(eff: str | None, run_dir: str | None, rec: dict) -> dict:
         except Exception:  # noqa: BLE001 - unreadable or not YAML: no metadata
             cfg = None
         if isinstance(cfg, dict):
+            # what the silisocs runner's organizer puts at the top of config.yaml
+            out["_peer"] = compat.peer_metadata(cfg, run_dir)
             out["source"] = str(eff)
             out["effective_config_sha256"] = (rec.get("lock") or {}).get(
                 "effective_config_sha256")
@@ -255,12 +264,15 @@ class TreeCache:
     """Makes a rebuild cost little for runs that did not change since the last one.
 
     ``generated/.organize_cache.json`` remembers the run metadata read from each run's
-    effective_config.yaml (keyed by path + the sha256 in the record's lock) and a digest of
-    every config.yaml written; an unchanged config.yaml is hard-linked from the current tree
-    instead of being rendered again. A missing or unreadable cache only costs time.
+    effective_config.yaml (keyed by path + the sha256 in the record's lock), what each
+    evaluator file says per agent (keyed by path, size and mtime) and a digest of every
+    config.yaml written; an unchanged config.yaml is hard-linked from the current tree
+    instead of being rendered again (never from a tree we did not build: :meth:`forget_files`).
+    A missing or unreadable cache only costs time.
     """
 
     NAME = ".organize_cache.json"
+    VERSION = 2
 
     def __init__(self, generated: Path, final: Path) -> None:
         import orjson
@@ -271,13 +283,19 @@ class TreeCache:
             data = orjson.loads(self.path.read_bytes())
         except (OSError, ValueError):
             data = {}
-        if not isinstance(data, dict) or data.get("version") != 1:
+        if not isinstance(data, dict) or data.get("version") != self.VERSION:
             data = {}
         self.signature = data.get("signature")
         self.old_meta: dict = data.get("meta") or {}
         self.old_files: dict = data.get("files") or {}
         self.meta: dict = {}
         self.files: dict = {}
+        self.payloads = compat.PayloadCache(data.get("payloads"))
+
+    def forget_files(self) -> None:
+        """The current tree is not ours: never hard-link a file of it into the new one."""
+        self.old_files = {}
+        self.signature = None
 
     def metadata(self, rec: dict, run_dir: str | None) -> dict:
         lock = rec.get("lock") or {}
@@ -318,7 +336,8 @@ class TreeCache:
         from ..atomic import atomic_write_bytes
 
         atomic_write_bytes(self.path, orjson.dumps(
-            {"version": 1, "signature": signature, "meta": self.meta, "files": self.files},
+            {"version": self.VERSION, "signature": signature, "meta": self.meta,
+             "files": self.files, "payloads": self.payloads.new},
             option=orjson.OPT_NON_STR_KEYS, default=str))
 
 
