@@ -35,6 +35,12 @@ def print_status(args: argparse.Namespace) -> int:
     from ..ledger import Ledger
 
     plan = load_plan(args)
+    if plan.study.kind == "study":   # runs the silisocs runner made count as ours
+        from ..ledger.adopt import adopt_external
+
+        adopted = adopt_external(plan)
+        if adopted and not args.json:
+            print(f"Adopted {len(adopted)} run(s) recorded by the silisocs runner")
     records = Ledger(plan.study.generated).all()
     try:
         from ..hpc.reconcile import reconcile_slurm

@@ -41,12 +41,15 @@ def add_report_verbs(sub, add_common, add_filters, verb) -> None:
     verb("summary-append")(cmd_summary_append)
 
 
-def _study(args: argparse.Namespace):
-    """The study (experiments: pinned to --workspace or their latest folder)."""
+def _study(args: argparse.Namespace, *, adopt: bool = True):
+    """The study (experiments: pinned to --workspace or their latest folder), after adopting
+    the runs the silisocs runner recorded (see ledger.adopt)."""
     from ..cli import load_plan
 
     plan = load_plan(args, filtered=False)
     study = plan.study
+    if adopt and study.kind == "study":
+        _adopt(plan)
     if study.kind == "experiment":
         from .experiment import load_experiment
 
@@ -63,13 +66,25 @@ def _study(args: argparse.Namespace):
     return study, plan
 
 
+def _adopt(plan, *, dry_run: bool = False) -> list[str]:
+    from ..ledger.adopt import adopt_external
+
+    adopted = adopt_external(plan, dry_run=dry_run)
+    if adopted:
+        print(f"{'Would adopt' if dry_run else 'Adopted'} {len(adopted)} run(s) recorded by the "
+              f"silisocs runner (records in {plan.study.generated / 'records'})")
+    return adopted
+
+
 def cmd_organize(args: argparse.Namespace) -> int:
     from ..launch.sweep import rebuild_study_views
     from ..ledger.records import Ledger
     from . import organize
 
-    study, plan = _study(args)
+    study, plan = _study(args, adopt=not args.dry_run)
     if args.dry_run:
+        if study.kind == "study":
+            _adopt(plan, dry_run=True)
         records = list(Ledger(study.generated).all().values())
         hyps = sorted({str(r.get("hypothesis")) for r in records if r.get("hypothesis")})
         print(f"Would organize {len(records)} record(s) of {study.study_id} "
