@@ -323,6 +323,10 @@ def test_runs_json_keeps_per_evaluator_metrics_beside_the_flat_ones(ours) -> Non
 def test_load_study_plan_has_the_runners_rows(ours) -> None:
     from silisocs.evaluations.run_artifact import load_study
 
+    proc = subprocess.run([sys.executable, "-m", "silisocs_study", "--study", str(ours),
+                           "--repo-root", str(REPO), "run", "--dry-run"], cwd=str(ours.parent),
+                          capture_output=True, text=True, timeout=300)
+    assert_ok(proc)                                   # writes generated/plan.json
     rows = load_study(ours).plan.get("plan")
     assert isinstance(rows, list) and len(rows) == 4
     for row in rows:

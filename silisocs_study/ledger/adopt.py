@@ -352,7 +352,7 @@ def adopt_external(plan, *, dry_run: bool = False) -> list[str]:
     if missing:
         lock_foreign = [n for n in foreign if n in LOCK_FILES]
         peer, env = load_peer_records(generated, lock_foreign) if lock_foreign else ({}, {})
-        python = None
+        new: list[dict] = []
         for run in missing:
             found = peer.get(run.run_id)
             marker = read_marker(run.output_dir) if run.reuse is None else None
@@ -363,14 +363,13 @@ def adopt_external(plan, *, dry_run: bool = False) -> list[str]:
                 continue
             from ..jobs import job_document
 
-            python = python or sys.executable
-            job = job_document(study, run, python, session="adopted")
-            rec = build_record(generated, found[0] if found else None,
-                               found[1] if found else None, marker, job=job,
-                               fingerprint=run.fingerprint, env=env,
-                               repo_root=Path(study.repo_root), planned_dir=run.output_dir)
-            if ledger.create(rec):
-                adopted.append(run.run_id)
+            job = job_document(study, run, sys.executable, session="adopted")
+            new.append(build_record(generated, found[0] if found else None,
+                                    found[1] if found else None, marker, job=job,
+                                    fingerprint=run.fingerprint, env=env,
+                                    repo_root=Path(study.repo_root),
+                                    planned_dir=run.output_dir))
+        adopted += ledger.create_many(new)
     if foreign and not dry_run:
         preserve(generated, foreign, reason="files of the silisocs runner that silisocs-study "
                                             "views replace; their records were adopted first")
@@ -396,15 +395,11 @@ def adopt_lock_files(generated: Path, foreign: Iterable[str],
     except FileNotFoundError:
         names = set()
     fingerprints = fingerprints or {}
-    adopted = []
-    for run_id, (src, source) in peer.items():
-        if f"{run_id}.json" in names or not _SAFE_ID.fullmatch(run_id):
-            continue
-        rec = build_record(generated, src, source, None, fingerprint=fingerprints.get(run_id),
-                           env=env, repo_root=repo_root)
-        if ledger.create(rec):
-            adopted.append(run_id)
-    return adopted
+    return ledger.create_many([
+        build_record(generated, src, source, None, fingerprint=fingerprints.get(run_id),
+                     env=env, repo_root=repo_root)
+        for run_id, (src, source) in peer.items()
+        if f"{run_id}.json" not in names and _SAFE_ID.fullmatch(run_id)])
 
 
 # -- preserving their files ------------------------------------------------------------------

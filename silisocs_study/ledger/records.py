@@ -60,6 +60,9 @@ def peer_time(value: Any) -> Any:
     A value already in that format, None, or anything unparseable is returned unchanged."""
     if not isinstance(value, str):
         return value
+    if len(value) == 24 and value[13] == ":" and value[16] == ":" and value[-1] == "Z" \
+            and value[10] == "T":          # ours (utc_now): the fast path
+        return f"{value[:13]}-{value[14:16]}-{value[17:19]}Z"
     m = _ISO.match(value)
     if m is None:
         return value
@@ -68,7 +71,7 @@ def peer_time(value: Any) -> Any:
 
 def iso_from_peer(value: Any) -> Any:
     """A silisocs-runner timestamp as our ISO-8601 (``.000Z``); ISO values pass through."""
-    if not isinstance(value, str):
+    if not isinstance(value, str) or len(value) != 20 or value[13] != "-":
         return value
     m = _PEER.match(value)
     if m is None:
@@ -84,12 +87,6 @@ def _relative(path: Any, root: str | None) -> Any:
     return path
 
 
-_PEER_FIRST = ("schema_version", "run_id", "study", "hypothesis", "condition", "sub_experiment",
-               "scenario", "seed", "execution_mode", "started_at", "status",
-               "resolved_overrides", "study_id", "run_name", "planned_output_rootname",
-               "command", "log_path", "run_dir", "simulation_output_path", "evaluations",
-               "eval_paths", "reused", "lock", "gpu_binding", "return_code", "tail",
-               "finished_at")
 _PEER_EVAL = ("id", "status", "path", "command", "log_path", "return_code", "tail")
 
 
@@ -117,34 +114,41 @@ def peer_record(rec: dict, repo_root: str | None = None) -> dict:
     (the error tail), ``reused`` ({source, eval}, always present), ``planned_output_rootname``
     (relative to the repo root like the runner's), ``gpu_binding``, and the runner's
     timestamp format for ``started_at``/``finished_at`` with ours in ``*_iso``."""
-    status = rec.get("status")
-    exit_code = rec.get("exit_code")
-    values = {
-        "schema_version": rec.get("schema_version", RECORD_SCHEMA_VERSION),
-        "execution_mode": rec.get("execution_mode") or rec.get("mode"),
-        "started_at": peer_time(rec.get("started_at")),
-        "finished_at": peer_time(rec.get("finished_at")),
+    get = rec.get
+    status = get("status")
+    started, finished = get("started_at"), get("finished_at")
+    if "return_code" in rec:
+        return_code = rec["return_code"]
+    else:
+        return_code = get("exit_code")
+        if return_code is None and status == "success":
+            return_code = 0
+    shaped = {
+        "schema_version": get("schema_version", RECORD_SCHEMA_VERSION),
+        "execution_mode": get("execution_mode") or get("mode"),
+        "started_at": peer_time(started), "finished_at": peer_time(finished),
         "planned_output_rootname": rec["planned_output_rootname"]
         if "planned_output_rootname" in rec else _relative(
-            rec.get("planned_output_dir") or rec.get("output_dir"), repo_root),
-        "evaluations": [peer_evaluation(e) for e in rec.get("evaluations") or []],
-        "eval_paths": rec.get("eval_paths") or {},
-        "reused": _reused(rec.get("reused")),
-        "lock": rec.get("lock") or {"effective_config_sha256": None,
-                                    "effective_config_path": None},
-        "return_code": rec["return_code"] if "return_code" in rec else (
-            exit_code if exit_code is not None else (0 if status == "success" else None)),
-        "tail": rec["tail"] if "tail" in rec else list(rec.get("error_tail") or []),
+            get("planned_output_dir") or get("output_dir"), repo_root),
+        "evaluations": [peer_evaluation(e) for e in get("evaluations") or ()],
+        "eval_paths": get("eval_paths") or {},
+        "reused": _reused(get("reused")),
+        "lock": get("lock") or {"effective_config_sha256": None,
+                                "effective_config_path": None},
+        "return_code": return_code,
+        "tail": rec["tail"] if "tail" in rec else list(get("error_tail") or ()),
+        "started_at_iso": iso_from_peer(started), "finished_at_iso": iso_from_peer(finished),
     }
-    out: dict[str, Any] = {}
-    for key in _PEER_FIRST:
-        out[key] = values[key] if key in values else rec.get(key)
-    for key, value in rec.items():
-        if key not in out:
-            out[key] = value
-    out["started_at_iso"] = iso_from_peer(rec.get("started_at"))
-    out["finished_at_iso"] = iso_from_peer(rec.get("finished_at"))
-    return out
+    # the runner's keys first (its order), then ours; the shaped values win
+    return {**_PEER_TEMPLATE, **rec, **shaped}
+
+
+_PEER_TEMPLATE = dict.fromkeys((
+    "schema_version", "run_id", "study", "hypothesis", "condition", "sub_experiment",
+    "scenario", "seed", "execution_mode", "started_at", "status", "resolved_overrides",
+    "study_id", "run_name", "planned_output_rootname", "command", "log_path", "run_dir",
+    "simulation_output_path", "evaluations", "eval_paths", "reused", "lock", "gpu_binding",
+    "return_code", "tail", "finished_at"))
 
 
 def _reused(value: Any) -> dict:
@@ -162,6 +166,55 @@ def _dumps(obj: Any) -> bytes:
                             default=str) + b"\n"
     except ImportError:  # pragma: no cover
         return (json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n").encode()
+
+
+def _sync_dir(directory: Path, *, data: bool = True) -> None:
+    """Flush the directory's filesystem (``syncfs``: every file written so far) or, with
+    ``data=False``, only the directory entries (after renames)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        if data:
+            libc = _libc()
+            if libc is None or getattr(libc, "syncfs", None) is None or libc.syncfs(fd) != 0:
+                os.sync()
+        else:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@lru_cache(maxsize=1)
+def _libc():
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:  # pragma: no cover
+        return None
+
+
+def _rename_noreplace(src: str, dst: Path) -> bool:
+    """Move ``src`` to ``dst`` unless ``dst`` exists (atomic); False when it exists."""
+    libc = _libc()
+    fn = getattr(libc, "renameat2", None) if libc is not None else None
+    if fn is not None:
+        at_fdcwd, noreplace = -100, 1
+        if fn(at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(str(dst)), noreplace) == 0:
+            return True
+        import ctypes
+        import errno
+
+        err = ctypes.get_errno()
+        if err == errno.EEXIST:
+            return False
+        if err not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP):
+            raise OSError(err, os.strerror(err), str(dst))
+    try:                      # no renameat2 here: link (fails if dst exists), then unlink
+        os.link(src, dst)
+    except FileExistsError:
+        return False
+    os.unlink(src)
+    return True
 
 
 def _loads(data: bytes) -> Any:
@@ -205,29 +258,43 @@ class Ledger:
 
     def create(self, record: dict) -> bool:
         """Write a record only if the run has none yet (atomic; never replaces a record).
-
         Returns False, writing nothing, when a record appeared meanwhile."""
-        import tempfile
+        return bool(self.create_many([record]))
 
-        path = self.path(record["run_id"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        record = dict(record)
-        record.setdefault("schema_version", RECORD_SCHEMA_VERSION)
-        record.setdefault("history", [])
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    def create_many(self, records: list[dict]) -> list[str]:
+        """:meth:`create` for many records with one filesystem sync instead of one fsync each
+        (adopting a 10,000-run study): temp files are written, synced together, then each is
+        renamed into place only where no record exists. Returns the run ids written."""
+        if not records:
+            return []
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        staged: list[tuple[str, str, Path]] = []
         try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(_dumps(record))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
-            try:
-                os.link(tmp, path)        # fails if the file exists: no clobbering
-            except FileExistsError:
-                return False
-            return True
+            for record in records:
+                record = dict(record)
+                record.setdefault("schema_version", RECORD_SCHEMA_VERSION)
+                record.setdefault("history", [])
+                path = self.path(record["run_id"])
+                tmp = str(path.with_name(f".{path.name}.{os.getpid()}.create.tmp"))
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    os.write(fd, _dumps(record))
+                finally:
+                    os.close(fd)
+                staged.append((record["run_id"], tmp, path))
+            _sync_dir(self.records_dir)
+            written = []
+            for run_id, tmp, path in staged:
+                if _rename_noreplace(tmp, path):
+                    written.append(run_id)
+            _sync_dir(self.records_dir, data=False)
+            return written
         finally:
-            os.unlink(tmp)
+            for _, tmp, _ in staged:
+                try:
+                    os.unlink(tmp)
+                except FileNotFoundError:
+                    pass
 
     def update(self, record: dict) -> None:
         """Rewrite a record in place (same attempt): no history entry."""
