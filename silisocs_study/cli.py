@@ -14,6 +14,7 @@ from . import COMMAND
 from .errors import StudyError
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {}
+MAX_WARNINGS = 10   # plan-time warnings printed (a study reusing 50 old runs has 100)
 
 
 def verb(name: str):
@@ -110,8 +111,10 @@ def checked_plan(args: argparse.Namespace):
         from .launch.multirun import check_plan
 
         summary = check_plan(plan, python_for_runs(), list(args.hydra_overrides), warnings=notes)
-    for note in notes:
+    for note in notes[:MAX_WARNINGS]:
         print(f"warning: {note}", file=sys.stderr)
+    if len(notes) > MAX_WARNINGS:
+        print(f"warning: ... and {len(notes) - MAX_WARNINGS} more like these", file=sys.stderr)
     return plan, summary
 
 

@@ -448,8 +448,11 @@ def _from_row(path: str, root: str) -> str:
 # -- plan.json ----------------------------------------------------------------------------------
 
 def plan_document_head(plan: Plan, python: str) -> dict[str, Any]:
+    from .ledger.records import generator
+
     study = plan.study
     return {
+        "generator": generator(),   # marks the file as ours (ledger.adopt)
         "schema_version": PLAN_SCHEMA_VERSION,
         "kind": study.kind,
         "study": {"name": study.name, "study_id": study.study_id, "file": str(study.file),
@@ -493,8 +496,28 @@ def _relative(path: str, root: str) -> str:
     return path
 
 
+def peer_plan_row(run: Run, study_id: str, root: str) -> dict[str, Any]:
+    """A row of the silisocs runner's plan.json (``load_study(...).plan["plan"]``). Its
+    per-run ``overrides`` and ``command`` are left out: ``groups`` holds one copy per
+    condition, and each run's exact argv is in its record."""
+    g = run.group
+    return {"run_id": run.run_id, "study_id": study_id, "hypothesis": g.hypothesis,
+            "condition": g.condition, "sub_experiment": g.sub_experiment,
+            "scenario": run.scenario, "seed": run.seed, "run_name": run.run_name,
+            "planned_output_rootname": _relative(run.output_dir, root),
+            "working_directory": _relative(run.working_directory, root)
+            if g.working_directory else None,
+            "mode": g.mode, "reused_source": run.reuse.source if run.reuse else None,
+            "re_evaluate": g.re_evaluate, "evaluators": [e.id for e in g.evaluators],
+            "group": g.key}
+
+
 def write_plan_json(plan: Plan, target: Path, python: str) -> None:
-    """Write plan.json atomically: a head object, then one compact row per line."""
+    """Write plan.json atomically: a head object, then one compact row per line.
+
+    The study's own ``generated/plan.json`` (the one silisocs' ``load_study`` reads) also
+    gets the silisocs runner's ``plan`` rows, before ``runs``; Slurm submission plans don't
+    (their tasks parse the head)."""
     from .atomic import atomic_write_bytes
 
     try:
@@ -507,6 +530,15 @@ def write_plan_json(plan: Plan, target: Path, python: str) -> None:
     root = str(plan.study.repo_root)
     head = json.dumps(plan_document_head(plan, python), indent=2, ensure_ascii=False)
     buf = bytearray(head[:-2].encode())
+    study = plan.study
+    if study.kind == "study" and \
+            os.path.abspath(target) == os.path.abspath(study.generated / "plan.json"):
+        buf += b',\n  "plan": [\n'
+        for i, run in enumerate(plan.runs):
+            if i:
+                buf += b",\n"
+            buf += dumps(peer_plan_row(run, study.study_id, root))
+        buf += b"\n  ]"
     buf += b',\n  "runs": [\n'
     # one row per line; each row's bytes are freed at once, so memory stays flat
     for i, run in enumerate(plan.runs):

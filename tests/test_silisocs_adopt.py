@@ -331,9 +331,6 @@ def test_a_peer_file_written_again_is_preserved_again_never_over_the_first(peer,
     assert len(new) == 1 and json.loads(after[new[0]]) == again
 
 
-@pytest.mark.xfail(reason="needs `adopt_external(plan)` before `decide(...)` in "
-                          "launch/runner.py (the lead adds it); remove this mark then",
-                   strict=False)
 def test_run_alone_adopts_before_it_decides(peer, tmp_path) -> None:
     """`run` as the very first verb (dry run: nothing is launched even without adoption)."""
     repo, work = fresh(peer, tmp_path)

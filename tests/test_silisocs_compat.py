@@ -317,9 +317,6 @@ def test_runs_json_keeps_per_evaluator_metrics_beside_the_flat_ones(ours) -> Non
         assert agents and all(all(_num(v) for v in m.values()) for m in agents.values())
 
 
-@pytest.mark.xfail(reason="needs plan.py to write the silisocs runner's `plan` rows into "
-                          "generated/plan.json (patch handed to the lead); remove then",
-                   strict=False)
 def test_load_study_plan_has_the_runners_rows(ours) -> None:
     from silisocs.evaluations.run_artifact import load_study
 

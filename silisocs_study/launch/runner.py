@@ -37,6 +37,9 @@ def run_study(args: argparse.Namespace) -> int:
     args.loaded_study = study  # for the Python API (silisocs_study.run)
     python = python_for_runs()
     ledger = Ledger(study.generated)
+    from ..ledger.adopt import adopt_external
+
+    adopt_external(plan)   # runs silisocs' own study runner finished are complete runs here
     known = ledger.all()
     decisions = decide(plan.runs, known, force=args.force,
                        retry_failed=args.retry_failed, stale=args.stale)
@@ -104,7 +107,9 @@ def run_study(args: argparse.Namespace) -> int:
         records = sorted_records(known)   # what the rebuild would have returned
         full = plan if not plan.filters else build_plan(study)
         mark_stale(records, {r.run_id: r.fingerprint for r in full.runs})
-    rc = _report(plan, records, session, time.time() - started, unrun)
+    launched = [rec for r in decisions.launch + decisions.reuse
+                if (rec := ledger.read(r.run_id)) is not None and rec.get("session") == session]
+    rc = _report(plan, launched, session, time.time() - started, unrun)
     if study.kind == "study" and records and (
             changed or not (study.generated / "reports" / "summary.md").exists()):
         _write_study_reports(study, records)

@@ -99,20 +99,21 @@ VIEW_FILES = ("repro_lock.json", "repro_lock.jsonl", "study_index.json", "study_
 
 
 def _views_stamp(study) -> dict | None:
-    """What the views are built from: every record file's name and inode (each record write
-    is an os.replace of a new file, so a new inode; readdir gives both without a stat), and
-    the study file (stale marks depend on it)."""
+    """What the views are built from: every record file's name, inode, size and mtime (ns),
+    and the study file (stale marks depend on it). The inode alone is not enough: a rewritten
+    record (os.replace of a new file) may get the inode the old one just freed."""
     import hashlib
 
     digest = hashlib.sha256()
     try:
         with os.scandir(study.generated / "records") as entries:
-            items = sorted((e.name, e.inode()) for e in entries)
+            items = sorted((e.name, e.inode(), st.st_size, st.st_mtime_ns)
+                           for e in entries if (st := e.stat(follow_symlinks=False)))
         spec = os.stat(study.file)
     except FileNotFoundError:
         return None
-    for name, inode in items:
-        digest.update(f"{name}\0{inode}\n".encode())
+    for item in items:
+        digest.update("\0".join(map(str, item)).encode() + b"\n")
     return {"records_sha256": digest.hexdigest(), "records": len(items),
             "study_file": str(study.file), "study_mtime_ns": spec.st_mtime_ns,
             "study_size": spec.st_size}
@@ -196,6 +197,9 @@ class StudySweep:
                                  f"values in the study file (extra overrides apply to every run)")
         extra = list(arguments)
         self._extra = extra
+        from .configcache import install
+
+        install()   # every job's composition re-reads the same config files: parse once
         cwd = str(self.config.hydra.runtime.cwd)
         study, plan = load(self.s, cwd)
         from ..appconfig import app_facts
@@ -206,11 +210,14 @@ class StudySweep:
         app = ProcessApp(current_app_module(), self.config)
         if self.s.check:
             return self._check(study, plan, extra, python, facts, app)
-        generated = study.generated
-        generated.mkdir(parents=True, exist_ok=True)
         from ..ledger import Ledger
 
-        ledger = Ledger(generated)
+        top = self.s.scope != "unit"   # a unit multirun does only its app's runs
+        ledger = Ledger(study.generated)
+        if not self.s.plan_file and top:
+            from ..ledger.adopt import adopt_external
+
+            adopt_external(plan)   # runs silisocs' own study runner finished count here
         records = ledger.all() if not self.s.plan_file else {
             r.run_id: rec for r in plan.runs if (rec := ledger.read(r.run_id)) is not None}
         decisions = decide(plan.runs, records, force=self.s.force,
@@ -221,7 +228,6 @@ class StudySweep:
         for run in here:
             run.app = facts
         here_ids = {r.run_id for r in here}
-        top = self.s.scope != "unit"   # a unit multirun does only its app's runs
         elsewhere = [r for r in decisions.launch if r.run_id not in here_ids] if top else []
         summary = decisions.summary()
         log.info("study %s: %d run(s) planned; new %d, retry %d, stale %d, skip %d, "
@@ -233,16 +239,19 @@ class StudySweep:
             self._write_dry_run(plan, python)
             os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session  # nothing to rebuild
             return []
+        # compose every group of every app first: a bad override stops the study before
+        # anything is written or runs
+        others = self._other_apps(study, elsewhere, python)
+        if here and self.s.validate:
+            self._validate(study, here, extra, python)
+        study.generated.mkdir(parents=True, exist_ok=True)
         if not self.s.plan_file and top:
             self._write_plan(plan, python)
         returns: list = []
         if top and app.module != "silisocs_study.launch.command_app":
             for run in decisions.reuse:
                 self._reuse(study, run, python)
-        others = self._other_apps(study, elsewhere, python)   # checked before anything runs
         if here:
-            if self.s.validate:
-                self._validate(study, here, extra, python)
             self._write_multirun_yaml()
             returns = self._launch(study, here, extra, python)
         for command, runs in others:
