@@ -49,6 +49,24 @@ def _env_set_keys(config: Any) -> list[str]:
     return list(env_set.keys()) if env_set else []
 
 
+def _output_warnings(job: dict, config: Any) -> list[str]:
+    """A run folder holding nothing but Hydra's own files: the app wrote its output
+    elsewhere (it ignored the injected output key) or wrote nothing at all."""
+    from omegaconf import OmegaConf
+
+    from .rundir import hydra_entries, wrote_nothing
+
+    folder = job.get("output_dir")
+    if not folder or job.get("mode") == "reuse_existing":
+        return []
+    ignore = hydra_entries(OmegaConf.select(config, "hydra.job.name", default=None),
+                           OmegaConf.select(config, "hydra.output_subdir", default=None))
+    if not wrote_nothing(folder, ignore | {"command.log"}):
+        return []
+    return [f"the run wrote nothing into its folder {folder} (only Hydra's own files): does "
+            f"the app read the injected output key? see run_defaults.inject.output_dir"]
+
+
 def _is_rank_zero() -> bool:
     """With submitit tasks_per_node>1 every task runs the job: only rank 0 records."""
     for var in ("SUBMITIT_GLOBAL_RANK", "SLURM_PROCID"):
@@ -84,6 +102,9 @@ class StudyCallback(Callback):
 
         self._state[path] = ProcessState.capture()
         job = read_job(path)
+        from .launch.configcache import install
+
+        install()   # a reused worker (joblib) composes its next jobs from parsed files
         self._active[path] = record_start(job, launcher=_launcher_name(config))
         timeout = job.get("timeout_seconds")
         if timeout and job.get("command") is None and \
@@ -118,7 +139,7 @@ class StudyCallback(Callback):
                 type(exc), exc, exc.__traceback__)[-20:] if exc is not None else [])
             tail = [line.rstrip("\n") for chunk in tail for line in chunk.splitlines()][-40:]
         record_finish(job, started, status=status, error=error, tail=tail, exit_code=code,
-                      launcher=_launcher_name(config))
+                      launcher=_launcher_name(config), warnings=_output_warnings(job, config))
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         """Rebuild the views unless the study sweeper already did in this process."""

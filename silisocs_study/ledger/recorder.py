@@ -21,7 +21,7 @@ COMPLETE_MARKER = "RUN_COMPLETE.json"
 _IDENTITY = ("run_id", "study", "study_id", "hypothesis", "condition", "sub_experiment",
              "scenario", "seed", "axes", "mode", "run_name", "fingerprint", "config_path",
              "working_directory", "runner_module", "session", "resolved_overrides",
-             "overrides")
+             "overrides", "previous_attempt_dir")
 
 
 def _base(job: dict, attempt_id: str) -> dict[str, Any]:
@@ -44,8 +44,11 @@ def record_start(job: dict, launcher: str | None = None) -> dict:
 
 def record_finish(job: dict, started: dict | None, *, status: str, error: str | None = None,
                   tail: list[str] | None = None, exit_code: int | None = None,
-                  launcher: str | None = None, evaluate: bool = True) -> dict:
-    """Write the final record of an attempt (evaluating first when it succeeded)."""
+                  launcher: str | None = None, evaluate: bool = True,
+                  warnings: list[str] | None = None) -> dict:
+    """Write the final record of an attempt (evaluating first when it succeeded).
+    ``warnings``: what the attempt did that deserves a look (e.g. it wrote nothing into its
+    run folder), shown by the sweeper and ``status``."""
     from ..evaluate import run_evaluators
 
     rec = dict(started) if started else _base(job, uuid.uuid4().hex)
@@ -63,6 +66,7 @@ def record_finish(job: dict, started: dict | None, *, status: str, error: str | 
                simulation_output_path=run_dir)
     if t0 is not None:
         rec["duration_ms"] = round((time.time() - t0) * 1000, 1)
+    rec["warnings"] = list(warnings or [])
     rec["log_path"] = _log_path(run_dir)
     rec["provenance"] = {**environment(job.get("repo_root") or "."), **process_ids()}
     if launcher:
