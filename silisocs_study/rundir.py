@@ -1,18 +1,18 @@
 """A run's folder holds exactly one attempt's output.
 
-Before an attempt starts, whatever an earlier attempt left in the folder is moved aside to a
-sibling ``<folder>.attempt-<UTC time>`` (a rename: atomic, nothing copied, nothing deleted), so
-a forced or retried run starts empty and evaluators never sum two attempts. After the attempt,
+Before an attempt starts, whatever an earlier attempt left in the folder is moved aside to
+``<folder>.attempts/<n>/`` beside it (a rename: atomic, nothing copied, nothing deleted;
+outside the folder, so no evaluator reads it), so a forced or retried run starts empty and
+evaluators never sum two attempts. After the attempt,
 a folder that holds nothing but Hydra's own bookkeeping means the app wrote its output
 elsewhere (e.g. it ignored the injected output key): that is a warning on the record.
 """
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from pathlib import Path
 
-ATTEMPT_SUFFIX = ".attempt-"
+ATTEMPTS_SUFFIX = ".attempts"
 
 
 def move_aside(folder: str | os.PathLike, protect: tuple = ()) -> str | None:
@@ -31,13 +31,19 @@ def move_aside(folder: str | os.PathLike, protect: tuple = ()) -> str | None:
                 return None
     except (FileNotFoundError, NotADirectoryError):
         return None
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H-%M-%SZ")
-    for n in range(1000):
-        target = path.with_name(f"{path.name}{ATTEMPT_SUFFIX}{stamp}" + (f".{n}" if n else ""))
-        if not target.exists():
-            os.rename(path, target)
-            return str(target)
-    raise FileExistsError(f"no free name to move {path} aside")
+    attempts = path.with_name(path.name + ATTEMPTS_SUFFIX)
+    attempts.mkdir(exist_ok=True)
+    taken = [int(p.name) for p in attempts.iterdir() if p.name.isdigit()]
+    n = max(taken, default=0) + 1
+    while True:
+        target = attempts / str(n)
+        try:
+            os.mkdir(target)          # claims the number (two movers never share one)
+        except FileExistsError:
+            n += 1
+            continue
+        os.rename(path, target)       # onto the empty folder just made: atomic
+        return str(target)
 
 
 def hydra_entries(job_name: str | None, output_subdir: str | None) -> set[str]:

@@ -19,12 +19,13 @@ def test_move_aside_renames_and_never_deletes(tmp_path):
     (folder / "a.txt").write_text("first")
     first = move_aside(folder)
     assert first is not None and not folder.exists()
-    assert Path(first).name.startswith("run.attempt-") and (Path(first) / "a.txt").read_text() \
-        == "first"
+    assert first == str(tmp_path / "run.attempts" / "1")
+    assert (Path(first) / "a.txt").read_text() == "first"
     folder.mkdir()
     (folder / "a.txt").write_text("second")
     second = move_aside(folder)
-    assert second != first and (Path(second) / "a.txt").read_text() == "second"
+    assert second == str(tmp_path / "run.attempts" / "2")
+    assert (Path(second) / "a.txt").read_text() == "second"
     assert (Path(first) / "a.txt").read_text() == "first"
 
 
@@ -56,12 +57,13 @@ def test_retry_starts_in_an_empty_folder(tmp_path):
     assert_ok(cli(study, "run", "--no-progress"), 1)
     rec = load_records(study)["h1__a__s__seed1"]
     aside = Path(rec["previous_attempt_dir"])
-    assert aside.parent == folder.parent and (aside / "left_by_hand.txt").read_text() == "old"
+    assert aside == folder.parent / "run.attempts" / "1"
+    assert (aside / "left_by_hand.txt").read_text() == "old"
     assert not (folder / "left_by_hand.txt").exists()
     assert_ok(cli(study, "run", "--retry-failed", "--no-progress"), 1)
     again = load_records(study)["h1__a__s__seed1"]
     assert again["previous_attempt_dir"] != rec["previous_attempt_dir"]
-    assert len(list(folder.parent.glob("run.attempt-*"))) == 2
+    assert sorted(p.name for p in (folder.parent / "run.attempts").iterdir()) == ["1", "2"]
 
 
 def test_a_run_that_writes_nothing_is_a_warning(tmp_path):
