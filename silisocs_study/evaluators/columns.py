@@ -1,7 +1,9 @@
 """Several fields of each row coded at once (one code table per column), for ``segments``.
 
-Probe rows need five columns (type, label, agent, episode, answer, mode) rather than one key
+Probe rows need six columns (type, label, agent, episode, answer, mode) rather than one key
 tuple: answers are mostly distinct free text, so a per-row tuple would make every key unique.
+Action rows need one key tuple plus their ``event_index`` as a plain number (``IntColumn``: a
+*raw* column, stored as is instead of coded, since nearly every row has its own).
 Numpy-free, so worker processes that unpickle a ``Columns`` spec start fast.
 """
 from __future__ import annotations
@@ -9,14 +11,22 @@ from __future__ import annotations
 from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import repeat
 from operator import itemgetter
 
-from .reader import BlockParser, ReadStats, hashable
+from .reader import BlockParser, Fields, ReadStats, hashable
 from .segments import BufferCoder
 
 
 def _row(row: dict) -> dict:
     return row
+
+
+def _ints(values: Iterable[int]) -> array:
+    """An int64 array of ``values``: a list first, then ``fromlist`` (faster than growing the array)."""
+    out = array("q")
+    out.fromlist(list(values))
+    return out
 
 
 @dataclass(frozen=True)
@@ -39,20 +49,74 @@ class Column:
         get = itemgetter(self.key)
         try:
             values = map(get, rows) if self.inner is None else map(itemgetter(self.inner), map(get, rows))
-            return array("q", map(table.__getitem__, values))
+            return _ints(map(table.__getitem__, values))
         except (KeyError, TypeError, AttributeError):
-            return array("q", map(table.__getitem__, map(self.value, rows)))
+            return _ints(map(table.__getitem__, map(self.value, rows)))
+
+
+@dataclass(frozen=True)
+class KeyPresent(Column):
+    """1 if ``row[key]`` is an object holding ``inner`` (even as null), else 0."""
+
+    def value(self, row: dict) -> object:
+        node = row.get(self.key)
+        return int(isinstance(node, dict) and self.inner in node)
+
+    def codes(self, rows: list[dict], table: dict) -> Iterable[int]:
+        try:  # dict.__contains__ refuses anything but a dict: odd rows take the detour
+            return _ints(map(table.__getitem__, map(int, map(dict.__contains__, map(itemgetter(self.key), rows),
+                                                              repeat(self.inner)))))
+        except (KeyError, TypeError):
+            return _ints(map(table.__getitem__, map(self.value, rows)))
+
+
+@dataclass(frozen=True)
+class TupleColumn:
+    """The tuple of several top-level fields as one coded value (missing → None, odd values hashable)."""
+
+    names: tuple[str, ...]
+
+    def codes(self, rows: list[dict], table: dict) -> Iterable[int]:
+        try:
+            return _ints(map(table.__getitem__, map(itemgetter(*self.names), rows)))
+        except (KeyError, TypeError):
+            return _ints(map(table.__getitem__, map(Fields(*self.names).fallback, rows)))
+
+
+@dataclass(frozen=True)
+class IntColumn:
+    """A raw column: ``int(row[key])`` stored as is (``default`` when missing or not a whole number)."""
+
+    key: str
+    default: int = -1
+
+    def value(self, row: dict) -> int:
+        try:
+            number = int(row.get(self.key))  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):
+            return self.default
+        return number if -(2**63) <= number < 2**63 else self.default
+
+    def codes(self, rows: list[dict], table: dict) -> Iterable[int]:
+        try:
+            return _ints(map(itemgetter(self.key), rows))
+        except (KeyError, TypeError, OverflowError):
+            return _ints(map(self.value, rows))
 
 
 @dataclass(frozen=True)
 class Columns:
-    """A ``segments.RowSpec`` coding each row into one code per column."""
+    """A ``segments.RowSpec`` coding each row into one code per column (raw columns: the value)."""
 
-    columns: tuple[Column, ...]
+    columns: tuple[Column | KeyPresent | TupleColumn | IntColumn, ...]
 
     @property
     def width(self) -> int:
         return len(self.columns)
+
+    @property
+    def raw_columns(self) -> frozenset[int]:
+        return frozenset(i for i, c in enumerate(self.columns) if isinstance(c, IntColumn))
 
     def coder(self, tables: list[dict], parts: list[array]) -> BufferCoder:
         parser = BlockParser(None, _row)

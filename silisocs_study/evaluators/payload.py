@@ -141,14 +141,20 @@ def finite_metrics(metrics: Mapping[str, object]) -> dict[str, float | int]:
 
 
 def header(summary_type: str, mode: str, run_dir: Path, files: list, stats) -> dict[str, object]:
-    """The fields every payload starts with; ``files`` are ``reader.EventFile``s, ``stats`` a ``ReadStats``."""
+    """The fields every payload starts with; ``files`` are ``reader.EventFile``s, ``stats`` a ``ReadStats``.
+
+    ``run_dir`` (absolute) and ``source_file`` (absolute paths joined by ", ") read as silisocs
+    writes them; ``source_files`` lists the same files relative to the run directory.
+    """
+    from .compat import source_file
+
     sources = [f.relpath for f in files]
     return {
         "summary_type": summary_type,
         "mode": mode,
-        "run_dir": str(run_dir),
+        "run_dir": str(Path(run_dir).resolve()),
         "source_files": sources,
-        "source_file": sources[0] if sources else None,
+        "source_file": source_file(run_dir, files) if files else None,
         "game_masters": sorted({f.game_master for f in files}),
         "bad_lines": stats.bad_lines,
         "bad_lines_by_file": dict(stats.bad_by_file),

@@ -41,7 +41,8 @@ class Segment:
 
 
 class RowSpec(Protocol):
-    """What each row is coded into: ``width`` columns, coded by ``coder`` into ``parts``."""
+    """What each row is coded into: ``width`` columns, coded by ``coder`` into ``parts``; a spec may
+    name ``raw_columns`` whose parts hold values rather than codes."""
 
     width: int
 
@@ -151,13 +152,15 @@ def code_segment(segment: Segment, spec: RowSpec, tables: list[dict] | None = No
 
 
 def code_columns(files: list[EventFile], spec: RowSpec, stats: ReadStats, workers: int | None = None,
-                 pool: Helpers | None = None) -> tuple[list[dict], list[tuple[str, list]]]:
+                 pool: Helpers | None = None,
+                 stream_files: list[EventFile] | None = None) -> tuple[list[dict], list[tuple[str, list]]]:
     """Code all rows: ``(tables, [(game_master, [int64 ndarray per column]), ...])`` in file order.
 
-    ``tables[c]`` maps each distinct value of column ``c`` to its code, in first-seen order. Large
+    ``tables[c]`` maps each distinct value of column ``c`` to its code, in first-seen order (a raw
+    column's table stays empty and its arrays hold the values themselves). Large
     inputs are split into byte ranges shared with helper processes (``pool``, else ones started
     here when ``workers`` or the input size calls for them); any trouble with them falls back to
-    this process.
+    this process. ``stream_files``, if given, receives the file of each stream.
     """
     import numpy as np
 
@@ -172,6 +175,7 @@ def code_columns(files: list[EventFile], spec: RowSpec, stats: ReadStats, worker
         if own_pool is not None:
             own_pool.close()
 
+    raw = getattr(spec, "raw_columns", frozenset())  # stored values, not codes: nothing to remap
     streams: list[tuple[str, list]] = []
     line_base: dict[str, int] = {}
     for seg, res in zip(segments, results):  # segment order, so first-seen order matches a serial read
@@ -179,14 +183,16 @@ def code_columns(files: list[EventFile], spec: RowSpec, stats: ReadStats, worker
         stats.merge(res.stats, line_base.get(rel, 0))
         line_base[rel] = line_base.get(rel, 0) + res.lines_in_segment
         columns = []
-        for c, raw in enumerate(res.codes):
-            codes = np.frombuffer(raw, dtype=np.int64)
-            if res.keys is not None and len(codes):
+        for c, data in enumerate(res.codes):
+            codes = np.frombuffer(data, dtype=np.int64)
+            if res.keys is not None and len(codes) and c not in raw:
                 keys = res.keys[c]
                 remap = np.fromiter(map(tables[c].__getitem__, keys), dtype=np.int64, count=len(keys))
                 codes = remap[codes]
             columns.append(codes)
         streams.append((seg.file.game_master, columns))
+        if stream_files is not None:
+            stream_files.append(seg.file)
     return tables, streams
 
 
