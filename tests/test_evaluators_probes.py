@@ -10,10 +10,10 @@ from silisocs_study.evaluators import run_builtin
 from silisocs_study.evaluators.answers import (
     binary_answer,
     count_tokens,
-    infer_probe_type,
     parse_number,
     tokens,
 )
+from silisocs_study.evaluators.compat import answer_type, first_number, yes_no
 from silisocs_study.evaluators.probe_config import canonical_probe_type
 
 DIARY = [
@@ -53,11 +53,14 @@ def test_answer_helpers() -> None:
     assert canonical_probe_type("silisocs.probes:NumericRatingProbe") == "NumericRatingProbe"
     assert canonical_probe_type("likert_scale") == "NumericRatingProbe"
     assert canonical_probe_type("open_text") == "FreeTextProbe" and canonical_probe_type("Mystery") is None
-    assert infer_probe_type({"Yes": 3, "No, not really": 2}) == "BinaryProbe"
-    assert infer_probe_type({"4": 5, "5": 1, 3: 1}) == "NumericRatingProbe"
-    assert infer_probe_type({"Party A": 4, "Undecided": 2}) == "ChoiceProbe"
-    assert infer_probe_type({DIARY[0]: 1, DIARY[1]: 1}) == "FreeTextProbe"
-    assert infer_probe_type({None: 3, "": 1}) == "UnknownProbe"
+    # silisocs' rules for undeclared answers: yes/no (by word, then substring), number, <= 4 words, text
+    assert [yes_no(v) for v in ["Yes", "n", "1", "I know", "Yesterday", "maybe", None]] == [
+        "Yes", "No", "Yes", "No", "Yes", None, None]
+    assert [first_number(v) for v in ["7/10", "-2.5x", ".5", "1e3", 4, True, "seven"]] == [
+        7.0, -2.5, 5.0, 1.0, 4.0, 1.0, None]
+    assert [answer_type(v) for v in ["No, never", "4", 5, "Party A", DIARY[0], None, " "]] == [
+        "BinaryProbe", "NumericRatingProbe", "NumericRatingProbe", "ChoiceProbe", "FreeTextProbe", "Unknown",
+        "Unknown"]
     assert tokens("Don't panic: the RIVER's 2 rivers!") == ["don't", "panic", "river's", "rivers"]
     assert count_tokens(DIARY)["river"] == 3 and "the" not in count_tokens(DIARY)
 
@@ -66,7 +69,11 @@ def test_answer_helpers() -> None:
 def test_probe_metrics_detailed_with_declared_types(tmp_path, style, root) -> None:
     p = evaluate(tmp_path, config=probe_config_yaml(DECLARED, style=style, root=root, choices=CHOICES))
     assert p["summary_type"] == "probe_metrics" and p["mode"] == "probe_metrics" and p["filter_probe_type"] is None
-    assert p["probe_type_by_label"] == {
+    # silisocs' probe_type: what it reads as declared (probe_name / probe_data.name), else "inferred"
+    silisocs_declared = dict(DECLARED) if style == "list" else {}
+    assert p["probe_type_by_label"] == {label: silisocs_declared.get(label, "inferred") for label in
+                                        ("agree_q", "color", "diary", "mood", "score", "topic", "trust")}
+    assert p["resolved_probe_type_by_label"] == {
         "agree_q": "BinaryProbe", "color": "ChoiceProbe", "diary": "FreeTextProbe", "mood": "NumericRatingProbe",
         "score": "NumericRatingProbe", "topic": "ChoiceProbe", "trust": "BinaryProbe"}
     assert p["per_label"]["trust"]["probe_type_source"] == "declared"
@@ -75,40 +82,46 @@ def test_probe_metrics_detailed_with_declared_types(tmp_path, style, root) -> No
 
     trust = p["per_label"]["trust"]
     assert (trust["total_events"], trust["responses_present"], trust["responses_missing"]) == (5, 3, 2)
-    assert trust["choice_value_counts"] == {"Yes": 2, "No": 1, "Other": 0}
+    assert trust["choice_counts"] == {"Yes": 2, "No": 1, "Other": 0} and "choice_value_counts" not in trust
     assert (trust["answer_yes"], trust["answer_no"], trust["num_respondents"]) == (2, 1, 2)
 
-    mood = p["per_label"]["mood"]
-    assert mood["numeric_response_stats"] == {"count": 3, "min": 3, "max": 5, "mean": 4.0, "median": 4, "stdev": 1.0}
+    mood = p["per_label"]["mood"]  # "seven" has no number: unparsed; silisocs' stats are floats
+    assert mood["numeric_response_stats"] == {"count": 3, "min": 3.0, "max": 5.0, "mean": 4.0, "median": 4.0,
+                                              "stdev": 1.0}
     assert (mood["numeric_values_parsed"], mood["numeric_values_unparsed"]) == (3, 1)
 
     topic = p["per_label"]["topic"]
-    assert topic["choice_value_counts"] == {"Politics": 2, "Sports": 2, "Music": 0}
+    assert topic["choice_counts"] == {"Politics": 2, "Sports": 2, "Music": 0}  # ours: declared spelling
+    assert topic["choice_value_counts"] == {"Politics": 1, "politics.": 1, "Sports": 2}  # silisocs: stripped text
     assert topic["probe_mode_counts"] == {"scheduled": 3, "on_demand": 1}
 
+    # diary is undeclared: silisocs types each answer, and "Nothing much happened, ..." reads as a "no"
     diary = p["per_label"]["diary"]
-    assert diary["free_text_word_count_stats"] == {"count": 3, "min": 8, "max": 12, "mean": 10.0, "median": 10,
-                                                   "stdev": 2.0}
+    assert diary["free_text_word_count_stats"] == {"count": 2, "min": 8.0, "max": 12.0, "mean": 10.0,
+                                                   "median": 10.0, "stdev": 2.8284271247461903}
     assert diary["free_text_char_len_stats"]["max"] == len(DIARY[0])
-    assert diary["free_text_top_tokens"][0] == ["river", 3]
+    assert list(diary["free_text_top_tokens"].items())[:3] == [("the", 3), ("river", 2), ("and", 2)]
+    assert diary["free_text_top_content_tokens"][0] == ["river", 2]
 
-    assert p["per_type"]["BinaryProbe"] == {"labels": ["agree_q", "trust"], "total_events": 8,
-                                            "responses_present": 6, "responses_missing": 2,
-                                            "answer_yes": 4, "answer_no": 2, "answer_other": 0}
+    assert p["per_type"]["BinaryProbe"] == {"labels": ["agree_q", "diary", "trust"], "total_events": 9,
+                                            "responses_present": 7, "responses_missing": 2,
+                                            "answer_Yes": 4, "answer_No": 3}
     assert p["per_type"]["NumericRatingProbe"]["numeric_values_parsed"] == 6
 
-    ep0, ep1 = p["per_episode"]["0"], p["per_episode"]["1"]
+    assert p["per_episode"] == {"0": 20, "1": 5} and p["per_agent"] == {"a1": 11, "a2": 8, "a3": 6}
+    assert p["per_agent_per_episode"]["a1"] == {"0": 7, "1": 4}
+    ep0, ep1 = p["per_episode_detail"]["0"], p["per_episode_detail"]["1"]
     assert (ep0["total_events"], ep0["responses_present"], ep0["num_respondents"]) == (20, 19, 3)
     assert (ep1["total_events"], ep1["responses_present"], ep1["num_respondents"]) == (5, 4, 1)
     assert ep0["labels"]["mood"] == {"total_events": 3, "responses_present": 3, "n": 3, "mean": 4.0, "stdev": 1.0,
                                      "min": 3, "max": 5}
-    assert ep0["labels"]["diary"]["mean_words"] == 11.0 and ep1["labels"]["diary"]["mean_words"] == 8.0
+    assert ep0["labels"]["diary"]["mean_words"] == 6.0 and ep1["labels"]["diary"]["mean_words"] == 8.0
     assert ep0["labels"]["trust"]["choice_shares"] == {"Yes": 0.5, "No": 0.5}
-    assert p["per_agent"]["a2"] == {"total_events": 8, "responses_present": 7, "first_episode": 0,
-                                    "last_episode": 1, "label_counts": {"trust": 2, "agree_q": 1, "color": 1,
-                                                                        "diary": 1, "mood": 1, "score": 1,
-                                                                        "topic": 1}}
-    assert p["per_agent_per_episode"]["a1"]["1"] == {"total_events": 4, "responses_present": 4}
+    assert p["per_agent_detail"]["a2"] == {"total_events": 8, "responses_present": 7, "first_episode": 0,
+                                           "last_episode": 1, "label_counts": {"trust": 2, "agree_q": 1, "color": 1,
+                                                                               "diary": 1, "mood": 1, "score": 1,
+                                                                               "topic": 1}}
+    assert p["per_agent_per_episode_detail"]["a1"]["1"] == {"total_events": 4, "responses_present": 4}
 
     agg = p["aggregated"]
     assert agg["total_probe_events"] == 25 and agg["response_rate"] == 23 / 25 and agg["num_respondents"] == 3
@@ -120,22 +133,29 @@ def test_probe_metrics_detailed_with_declared_types(tmp_path, style, root) -> No
     assert agg["mean_words_diary"] == 10.0 and agg["response_rate_trust"] == 0.6
 
 
-def test_without_config_types_are_inferred(tmp_path) -> None:
+def test_without_config_rows_are_typed_by_their_answers(tmp_path) -> None:
+    """As silisocs: an undeclared probe's rows are typed one answer at a time; ours resolves the label."""
     p = evaluate(tmp_path)
-    assert p["probe_type_by_label"]["trust"] == "BinaryProbe"
-    assert p["probe_type_by_label"]["mood"] == "ChoiceProbe"  # "about 3/5", "seven": not numbers enough
+    assert set(p["probe_type_by_label"].values()) == {"inferred"}
+    assert p["resolved_probe_type_by_label"]["trust"] == "BinaryProbe"
+    # "4", 5, "about 3/5" are numbers, "seven" is a one-word choice: the label resolves to numeric
+    assert p["resolved_probe_type_by_label"]["mood"] == "NumericRatingProbe"
+    assert "mood" in p["per_type"]["NumericRatingProbe"]["labels"] and "mood" in p["per_type"]["ChoiceProbe"]["labels"]
+    assert p["per_label"]["mood"]["choice_value_counts"] == {"seven": 1}
+    assert p["per_label"]["mood"]["numeric_response_stats"]["count"] == 3
     assert all(b["probe_type_source"] == "inferred" for b in p["per_label"].values())
-    assert "share_mood_4" in p["aggregated"] and "mean_mood" not in p["aggregated"]
+    assert p["aggregated"]["mean_mood"] == 4.0 and "share_mood_4" not in p["aggregated"]
 
 
 def test_broken_config_is_a_warning(tmp_path) -> None:
     p = evaluate(tmp_path, config="eval: [unclosed\n  probes: {")
     assert any("effective_config.yaml" in w for w in p["warnings"])
-    assert p["probe_type_by_label"]["trust"] == "BinaryProbe"
+    assert p["probe_type_by_label"]["trust"] == "inferred"
+    assert p["resolved_probe_type_by_label"]["trust"] == "BinaryProbe"
 
 
 @pytest.mark.parametrize(("preset", "ptype", "labels"), [
-    ("probe_binary_detailed", "BinaryProbe", ["agree_q", "trust"]),
+    ("probe_binary_detailed", "BinaryProbe", ["agree_q", "diary", "trust"]),  # diary: one "no" answer
     ("probe_numeric_detailed", "NumericRatingProbe", ["mood", "score"]),
     ("probe_choice_detailed", "ChoiceProbe", ["color", "topic"]),
     ("probe_freetext_detailed", "FreeTextProbe", ["diary"]),
@@ -165,13 +185,24 @@ def test_carry_forward(tmp_path, how) -> None:
     args = ["--no-plots"] + (["--carry-forward"] if how == "flag" else [])
     p = evaluate(tmp_path, config=config, rows=CARRY_ROWS, args=args)
     assert p["carry_forward_enabled"] and p["carry_forward_source"] == ("option" if how == "flag" else "effective_config")
-    # a1 e1 (Yes), a2 e2 (Yes), a3 e2 (No), a4 e2 (Yes) added; a4 e1 blank replaced (Yes); a3 e0 stays blank
-    assert p["imputed_responses"] == 5 and p["total_probe_events_raw"] == 8 and p["total_probe_events"] == 12
+    # as silisocs: a1 e1 (Yes), a2 e2 (Yes), a3 e2 (No), a4 e2 (Yes) added; blank rows (a3 e0, a4 e1) stay blank
+    assert p["imputed_responses"] == 4 and p["total_probe_events_raw"] == 8 and p["total_probe_events"] == 12
     trust = p["per_label"]["trust"]
-    assert trust["probe_mode_counts"] == {"scheduled": 7, "carry_forward_imputed": 5}
-    assert (trust["responses_present"], trust["answer_yes"], trust["answer_no"]) == (11, 7, 4)
-    assert p["aggregated"]["share_yes_trust"] == pytest.approx(7 / 11)
-    assert p["per_episode"]["2"]["total_events"] == 4
+    assert trust["probe_mode_counts"] == {"scheduled": 8, "carry_forward_imputed": 4}
+    assert (trust["responses_present"], trust["answer_yes"], trust["answer_no"]) == (10, 6, 4)
+    assert p["aggregated"]["share_yes_trust"] == pytest.approx(6 / 10)
+    assert p["per_episode"]["2"] == 4 and p["per_episode_detail"]["2"]["total_events"] == 4
+
+
+def test_carry_forward_fills_every_probe_episode(tmp_path) -> None:
+    """Held answers fill every episode any probe was asked in, from the last row of an episode."""
+    rows = [probe("trust", "a1", 1, 0, "Yes"), probe("trust", "a1", 1, 1, ""),  # last row of e1 is blank
+            probe("trust", "a1", 2, 2, "No"), probe("mood", "a1", 4, 3, "3"), probe("mood", "a2", 5, 4, "4")]
+    config = probe_config_yaml([("trust", "BinaryProbe"), ("mood", "NumericRatingProbe")], hold_last_response=True)
+    p = evaluate(tmp_path, config=config, rows=rows)
+    # trust a1: e4, e5 get "No"; mood a1: e5 gets "3"; mood a2 has nothing before e5
+    assert p["imputed_responses"] == 3 and p["per_episode"] == {"1": 2, "2": 1, "4": 2, "5": 3}
+    assert p["per_label"]["trust"]["answer_no"] == 3 and p["per_label"]["mood"]["numeric_values_parsed"] == 3
 
 
 def test_carry_forward_can_be_switched_off(tmp_path) -> None:
@@ -204,10 +235,12 @@ def test_probe_rows_in_game_master_folders_bad_lines_and_odd_answers(tmp_path) -
     assert p["source_files"] == ["probe_events.jsonl", "gm_1/probe_events.jsonl"] and p["bad_lines"] == 1
     assert p["non_probe_events"] == 1 and p["total_probe_events"] == 9
     assert p["per_game_master"]["gm_1"] == {"total_events": 3, "responses_present": 2}
-    assert p["per_label"]["trust"]["choice_value_counts"] == {"Yes": 2, "No": 1, "Other": 1}
+    assert p["per_label"]["trust"]["choice_counts"] == {"Yes": 2, "No": 1, "Other": 1}
     s = run_builtin("probe_summary", run, tmp_path / "s.json")
-    assert s["summary_type"] == "probes" and s["total_probe_events"] == 9 and s["responses_present"] == 7
-    assert s["probe_labels"] == {"trust": 6, "mood": 3} and s["probe_episodes"] == [0, 3]
+    # responses_present as silisocs: rows whose data has the key probe_return (the row without data has not)
+    assert s["summary_type"] == "probes" and s["total_probe_events"] == 9 and s["responses_present"] == 8
+    assert s["responses_answered"] == 7 and s["responses_missing"] == 2
+    assert s["probe_labels"] == {"trust": 6, "mood": 3} and s["probe_episodes"] == [3]  # episode 0 is init
     assert s["per_game_master"] == {"root": 6, "gm_1": 3} and s["aggregated"]["response_rate"] == 7 / 9
 
 
@@ -249,6 +282,9 @@ def test_helper_processes_give_the_same_payload(tmp_path, monkeypatch) -> None:
     write_jsonl(run / "gm_1" / "probe_events.jsonl", rows[3000:], raw_lines={700: "{torn"})
     monkeypatch.setattr(segments, "MIN_SEGMENT_BYTES", 1)
     monkeypatch.setattr(label_stats, "SHARE_TOKENS_FROM", 10)
+    real_claim = segments._claim
+    # this process claims no segment: the helper codes them all (else it may start after the work is done)
+    monkeypatch.setattr(segments, "_claim", lambda claim, from_back: real_claim(claim, from_back) if from_back else None)
     started = []
     real_start = segments.Helpers.start.__func__
 
@@ -267,9 +303,15 @@ def test_helper_processes_give_the_same_payload(tmp_path, monkeypatch) -> None:
     assert [p is not None for p in started] == [False, False, True] and started[2].size == 1
     assert payloads["1"] == payloads["2"]
     assert payloads["2"]["bad_lines"] == 1 and payloads["2"]["total_probe_events"] == len(rows)
-    diary = [r["data"]["probe_return"] for r in rows if r["label"] == "diary"]
-    assert payloads["2"]["per_label"]["diary"]["free_text_top_tokens"][:5] == [
+    # diary is undeclared: answers of up to 4 words are choices, longer ones free text (as silisocs)
+    diary = [r["data"]["probe_return"] for r in rows if r["label"] == "diary" and len(r["data"]["probe_return"].split()) > 4]
+    assert payloads["2"]["per_label"]["diary"]["free_text_top_content_tokens"][:5] == [
         list(t) for t in sorted(count_tokens(diary).items(), key=lambda kv: (-kv[1], kv[0]))[:5]]
+    import re
+    from collections import Counter
+
+    silisocs_tokens = Counter(t for text in diary for t in re.findall(r"[A-Za-z][A-Za-z'-]{2,}", text.lower()))
+    assert list(payloads["2"]["per_label"]["diary"]["free_text_top_tokens"].items()) == silisocs_tokens.most_common(30)
 
 
 def test_work_deferred_to_a_closed_pool_is_done_here() -> None:

@@ -1,19 +1,29 @@
 """``builtin.activity_summary`` and ``builtin.probe_summary``: quick counts for a first look at a run.
 
 Same tolerant multi-game-master reader as the detailed evaluators, but no per-agent breakdowns.
+Every key of silisocs' ``activity_summary`` (modes ``activity`` and ``probes``) is here with its
+meaning (``compat``): users are agents (never ``system``), episodes are the numbers above 0,
+``action_counts`` counts every label agents committed, ``top_labels`` is ``[label, count]`` pairs,
+``responses_present`` counts probe rows whose ``data`` has the key ``probe_return``.
 """
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
+from . import compat
 from .options import EvalOptions
-from .payload import CANONICAL_ACTION_LABELS, finite_metrics, first_seen_episode_key, header, natural_key, ratio, slugify
+from .payload import CANONICAL_ACTION_LABELS, finite_metrics, header, natural_key, ratio, slugify
 from .reader import ACTION_EVENTS, Fields, ReadStats, find_event_files, paused_gc
 from .segments import code_rows
 
 TOP_LABELS = 20
 FIELDS = Fields("label", "source_user", "episode")
+
+
+def _label_text(value: object) -> str:
+    """A label as the probe summary counts it: its text as written (missing → empty)."""
+    return "" if value is None else str(value)
 
 
 def _name(value: object) -> str:
@@ -27,49 +37,62 @@ def activity_summary(preset_name: str, run_dir: Path) -> dict:
     stats = ReadStats()
     with paused_gc():
         table, streams = code_rows(files, FIELDS.fast, FIELDS.fallback, stats)
-    keys = list(table)
+    keys = list(table)  # first-seen order, so equal counts keep silisocs' tie order
     counts = np.zeros(len(keys), dtype=np.int64)
     per_gm: Counter[str] = Counter()
     for gm, codes in streams:
         counts += np.bincount(codes, minlength=len(keys))
         per_gm[gm] += len(codes)
-    labels: Counter[str] = Counter()
+    labels: dict[str, int] = {}  # every row with a label
+    agent_labels: dict[str, int] = {}  # rows of agents
+    label_counts: Counter[str] = Counter()  # ours: missing labels as "unknown"
     users: set[str] = set()
-    episodes: set[object] = set()
+    episodes: set[int] = set()
     for (label, user, episode), n in zip(keys, counts.tolist()):
-        labels[_name(label)] += n
-        users.add(_name(user))
-        if episode is not None:
-            episodes.add(episode)
+        label_counts[_name(label)] += n
+        agent = compat.is_agent(user)
+        if agent:
+            users.add(str(user).strip())
+        if label is not None:
+            text = str(label)
+            labels[text] = labels.get(text, 0) + n
+            if agent:
+                agent_labels[text] = agent_labels.get(text, 0) + n
+        number = compat.safe_int(episode, 0)
+        if number > 0:
+            episodes.add(number)
     total = stats.rows
-    action_counts = {lab: labels.get(lab, 0) for lab in CANONICAL_ACTION_LABELS}
-    action_counts["inner_actions"] = total - sum(action_counts.values())
-    ep_list = sorted(episodes, key=first_seen_episode_key([k[2] for k in keys]))
+    agent_events = sum(agent_labels.values())
+    ep_list = sorted(episodes)
     payload = header("activity", "activity", run_dir, files, stats)
     payload.update({
         "evaluator": preset_name,
         "total_events": total,
-        "unique_users": sorted(users, key=natural_key),
+        "unique_users": sorted(users),
         "num_unique_users": len(users),
         "episodes_seen": ep_list,
         "num_episodes_seen": len(ep_list),
-        "action_counts": action_counts,
-        "label_counts": dict(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))),
-        "top_labels": [{"label": k, "count": v} for k, v in sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_LABELS]],
+        "action_counts": dict(compat.most_common(agent_labels)),
+        "top_labels": [[label, n] for label, n in compat.most_common(labels, TOP_LABELS)],
+        "agent_events": agent_events,
+        "label_counts": dict(sorted(label_counts.items(), key=lambda kv: (-kv[1], kv[0]))),
         "per_game_master": dict(per_gm),
     })
     if not files:
         payload["warnings"].append(f"no {ACTION_EVENTS} found in the run directory or its game-master subfolders")
     metrics: dict[str, float | int | None] = {
         "total_events": total,
+        "agent_events": agent_events,
         "num_unique_users": len(users),
         "num_episodes_seen": len(ep_list),
-        "events_per_user": ratio(total, len(users)),
+        "events_per_user": ratio(agent_events, len(users)),
         "events_per_episode": ratio(total, len(ep_list)),
     }
-    for lab, n in action_counts.items():
+    canonical = {lab: agent_labels.get(lab, 0) for lab in CANONICAL_ACTION_LABELS}
+    canonical["inner_actions"] = agent_events - sum(canonical.values())
+    for lab, n in canonical.items():
         metrics[f"count_{slugify(lab)}"] = n
-        metrics[f"share_{slugify(lab)}"] = n / total if total else 0.0
+        metrics[f"share_{slugify(lab)}"] = n / agent_events if agent_events else 0.0
     payload["aggregated"] = finite_metrics(metrics)
     return payload
 
@@ -77,16 +100,19 @@ def activity_summary(preset_name: str, run_dir: Path) -> dict:
 def probe_summary(preset_name: str, run_dir: Path) -> dict:
     import numpy as np
 
-    from .probe_data import read_probe_rows
+    from .probe_data import is_probe_summary, read_probe_rows
 
     with paused_gc():
-        rows = read_probe_rows(run_dir)
-    present = rows.present()
-    n_present = int(present.sum())
+        rows = read_probe_rows(run_dir, with_key=True, is_probe=is_probe_summary, label_name=_label_text)
+    answered = rows.present()
+    n_answered = int(answered.sum())
+    n_present = int(rows.has_return.sum()) if rows.has_return is not None else 0
     label_counts = np.bincount(rows.label, minlength=len(rows.labels))
     labels = {rows.labels[i]: int(label_counts[i]) for i in np.flatnonzero(label_counts).tolist()}
-    episodes = [rows.episodes[e] for e in np.unique(rows.episode).tolist() if rows.episodes[e] is not None]
-    respondents = len(np.unique(rows.agent[present]))
+    numbers = rows.episode_numbers()
+    episodes = sorted({numbers[e] for e in np.unique(rows.episode).tolist() if numbers[e] > 0})
+    agents = np.array([not compat.is_system(a) for a in rows.agents] or [False], dtype=bool)
+    respondents = len(np.unique(rows.agent[answered & agents[rows.agent]])) if len(rows) else 0
     gm_counts = np.bincount(rows.gm, minlength=len(rows.gm_names))
     total = len(rows)
     payload = header("probes", "probes", run_dir, rows.files, rows.stats)
@@ -94,11 +120,12 @@ def probe_summary(preset_name: str, run_dir: Path) -> dict:
         "evaluator": preset_name,
         "total_events": rows.stats.rows,
         "total_probe_events": total,
-        "probe_labels": dict(sorted(labels.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "probe_labels": dict(sorted(labels.items(), key=lambda kv: (-kv[1], natural_key(kv[0])))),
         "probe_episodes": episodes,
         "num_probe_episodes": len(episodes),
         "responses_present": n_present,
-        "responses_missing": total - n_present,
+        "responses_answered": n_answered,
+        "responses_missing": total - n_answered,
         "num_respondents": respondents,
         "per_game_master": {rows.gm_names[g]: int(gm_counts[g]) for g in np.flatnonzero(gm_counts).tolist()},
     })
@@ -109,7 +136,8 @@ def probe_summary(preset_name: str, run_dir: Path) -> dict:
         "num_probe_labels": len(labels),
         "num_probe_episodes": len(episodes),
         "responses_present": n_present,
-        "response_rate": ratio(n_present, total),
+        "responses_answered": n_answered,
+        "response_rate": ratio(n_answered, total),
         "num_respondents": respondents,
     })
     return payload

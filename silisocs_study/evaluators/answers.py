@@ -27,8 +27,6 @@ _STRICT_NUMBER = re.compile(r"\s*[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?\s*(?:
 _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _ANSWER_KEYS = ("answer", "response", "value", "choice", "rating", "text")
 _CHOICE_STRIP = " \t\r\n.!?;:\"'`*()[]"
-INFER_THRESHOLD = 0.8
-INFER_SAMPLE = 2000
 STOP_WORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further had
@@ -106,55 +104,39 @@ def tokens(text: str) -> list[str]:
     return [t for t in _TOKEN.findall(text.lower()) if len(t) > 1 and t not in STOP_WORDS and not t.isdigit()]
 
 
-def _is_yes_no(value: object) -> bool:
-    if isinstance(value, bool):
-        return True
-    if not isinstance(value, str) or word_count(value) > 6:
-        return False
-    return binary_answer(value) != OTHER
-
-
-def infer_probe_type(answer_counts: Mapping[object, int]) -> str:
-    """Guess a type from a label's present answers (weighted): yes/no → binary, numbers → numeric,
-    ≤4 words → choice, else free text; at least 80 % of answers must agree."""
-    if len(answer_counts) > INFER_SAMPLE:  # a large, frequency-weighted sample decides as well
-        answer_counts = dict(sorted(answer_counts.items(), key=lambda kv: -kv[1])[:INFER_SAMPLE])
-    total = sum(n for v, n in answer_counts.items() if is_present(v))
-    if not total:
-        return UNKNOWN_TYPE
-
-    def share(test) -> float:
-        return sum(n for v, n in answer_counts.items() if is_present(v) and test(v)) / total
-
-    if share(_is_yes_no) >= INFER_THRESHOLD:
-        return BINARY
-    if share(lambda v: parse_number(v, strict=True) is not None) >= INFER_THRESHOLD:
-        return NUMERIC
-    if share(lambda v: word_count(str(v)) <= 4) >= INFER_THRESHOLD:
-        return CHOICE
-    return FREETEXT
-
-
-_SEPARATE = bytes(b if chr(b).isascii() and (chr(b).islower() or chr(b).isdigit() or b == 39) else 32
+_SEPARATE = bytes(b if chr(b).isascii() and (chr(b).islower() or chr(b).isdigit() or b in (39, 45)) else 32
                   for b in range(256))
 _FOLD_SEPARATE = bytes(_SEPARATE[ord(chr(b).lower())] if b < 128 else 32 for b in range(256))
 
 
-def count_tokens(texts: list[str]) -> Counter:
-    """``tokens`` over many texts at once, with the same result.
+def _chunks(texts: list[str]) -> Counter:
+    """Lowercase runs of ``[a-z0-9'-]`` over all texts with their counts, in first-seen order.
 
-    Bytes outside ``[a-z0-9']`` can never be part of a token, so the lowercased text is cut at them
-    with C-speed ``bytes.translate`` + ``split``; the token regex and stop-word filter then run
-    once per distinct chunk instead of over megabytes of text.
+    Bytes outside that set can be part of no token of either rule, so the text is cut at them with
+    C-speed ``bytes.translate`` + ``split``; the token regexes then run once per distinct chunk.
     """
     text = " ".join(texts)
     if text.isascii():  # lowercasing folded into the byte table: one pass less over the text
-        chunks = Counter(text.encode("ascii").translate(_FOLD_SEPARATE).split())
-    else:  # str.lower first: a few non-ASCII letters lowercase to ASCII ones (e.g. the Kelvin sign)
-        chunks = Counter(text.lower().encode("utf-8", "replace").translate(_SEPARATE).split())
-    counts: Counter = Counter()
-    for chunk, n in chunks.items():
-        for tok in _TOKEN.findall(chunk.decode("ascii")):
+        return Counter(text.encode("ascii").translate(_FOLD_SEPARATE).split())
+    # str.lower first: a few non-ASCII letters lowercase to ASCII ones (e.g. the Kelvin sign)
+    return Counter(text.lower().encode("utf-8", "replace").translate(_SEPARATE).split())
+
+
+def count_tokens(texts: list[str]) -> Counter:
+    """``tokens`` over many texts at once, with the same result."""
+    return count_all_tokens(texts)[0]
+
+
+def count_all_tokens(texts: list[str]) -> tuple[Counter, Counter]:
+    """``(content tokens, silisocs tokens)`` over many texts: ours (``tokens``: stop words and
+    numbers dropped) and silisocs' (``compat``: ``[a-z][a-z'-]{2,}``, everything kept), the latter
+    in first-seen order so "most common" ties break as silisocs breaks them."""
+    from .compat import free_text_tokens_of_chunks
+
+    chunks = [(chunk.decode("ascii"), n) for chunk, n in _chunks(texts).items()]
+    content: Counter = Counter()
+    for chunk, n in chunks:
+        for tok in _TOKEN.findall(chunk):
             if len(tok) > 1 and tok not in STOP_WORDS and not tok.isdigit():
-                counts[tok] += n
-    return counts
+                content[tok] += n
+    return content, free_text_tokens_of_chunks(chunks)

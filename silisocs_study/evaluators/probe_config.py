@@ -1,8 +1,12 @@
 """What a run's ``effective_config.yaml`` declares about probes: types, options, scales, carry-forward.
 
-A declaration beats any heuristic (a 1–10 rating answered "7" looks like a choice), so it is read
-from every place silisocs puts it: ``eval|evals|evaluations.probes.probes`` (list or mapping) and
-``probes.deployment``. A missing or broken file degrades to inference, reported, never fatal.
+A declaration beats any heuristic (a 1–10 rating answered "7" looks like a choice). silisocs'
+own reading comes first: under the first of ``eval``/``evals``/``evaluations`` that exists, each
+entry of ``probes.probes`` declares its ``probe_type`` (as written) for its ``probe_name`` and its
+``probe_data.name``, and ``probes.deployment.hold_last_response`` turns carry-forward on. We also
+read what silisocs does not (entry names or mapping keys, ``type``/``_target_``, aliases such as
+``likert``, a top-level ``probes`` block), but only for labels silisocs leaves undeclared.
+A missing or broken file degrades to inference, reported, never fatal.
 """
 from __future__ import annotations
 
@@ -14,6 +18,8 @@ from pathlib import Path
 import yaml
 
 from .answers import BINARY, CHOICE, FREETEXT, NUMERIC, PROBE_TYPES, parse_number
+from .compat import INFERRED
+from .payload import slugify
 
 _CONFIG_ROOTS = ("eval", "evals", "evaluations")
 
@@ -24,10 +30,26 @@ class ProbeConfig:
 
     declared: dict[str, str] = field(default_factory=dict)
     declared_raw: dict[str, str] = field(default_factory=dict)
+    silisocs_types: dict[str, str] = field(default_factory=dict)  # silisocs' own label → type map
     choices: dict[str, list[str]] = field(default_factory=dict)
     scales: dict[str, tuple[float, float]] = field(default_factory=dict)
     hold_last_response: bool = False
     error: str | None = None
+
+    def row_type(self, label: str) -> str | None:
+        """The declared type of a label's rows: silisocs' declaration as written (a known type or
+        an opaque custom one), else ours (canonical), else None (typed per answer)."""
+        if label in self.silisocs_types:
+            return self.silisocs_types[label]
+        kind = self.declared.get(label) or self._by_slug().get(slugify(label))
+        return kind or self.declared_raw.get(label)
+
+    def _by_slug(self) -> dict[str, str]:
+        return {slugify(name): kind for name, kind in self.declared.items()}
+
+    def reported_type(self, label: str) -> str:
+        """``probe_type`` as silisocs reports it: its declared type, else ``inferred``."""
+        return self.silisocs_types.get(label) or INFERRED
 
 
 def canonical_probe_type(raw: object) -> str | None:
@@ -73,6 +95,7 @@ def load_probe_config(run_dir: Path) -> ProbeConfig:
         return cfg
     if not isinstance(doc, Mapping):
         return cfg
+    _read_silisocs_view(doc, cfg)
     blocks = [doc.get(root, {}).get("probes") for root in _CONFIG_ROOTS if isinstance(doc.get(root), Mapping)]
     blocks.append(doc.get("probes"))
     for block in blocks:
@@ -96,7 +119,30 @@ def load_probe_config(run_dir: Path) -> ProbeConfig:
             options = data.get("choices") or data.get("options") or entry.get("choices") or entry.get("options")
             if isinstance(options, list) and options:
                 cfg.choices[name] = [str(o) for o in options if isinstance(o, (str, int, float))]
-            lo, hi = (parse_number(data.get(k, entry.get(k))) for k in ("min_value", "max_value"))
-            if lo is not None and hi is not None and hi > lo:
-                cfg.scales[name] = (lo, hi)
+            for keys in (("min_value", "max_value"), ("lo", "hi")):
+                lo, hi = (parse_number(data.get(k, entry.get(k))) for k in keys)
+                if lo is not None and hi is not None and hi > lo:
+                    cfg.scales.setdefault(name, (lo, hi))
     return cfg
+
+
+def _read_silisocs_view(doc: Mapping, cfg: ProbeConfig) -> None:
+    """Types and carry-forward exactly as silisocs' evaluators read them from the config."""
+    present = [root for root in _CONFIG_ROOTS if root in doc]
+    block = doc.get(present[0]) if present else None
+    probes = block.get("probes") if isinstance(block, Mapping) else None
+    if not isinstance(probes, Mapping):
+        return
+    deployment = probes.get("deployment")
+    if isinstance(deployment, Mapping) and deployment.get("hold_last_response", False):
+        cfg.hold_last_response = True
+    raw = probes.get("probes")
+    items = list(raw.values()) if isinstance(raw, Mapping) else list(raw) if isinstance(raw, list) else []
+    for item in items:
+        if not isinstance(item, Mapping):
+            continue
+        kind = str(item.get("probe_type") or "Unknown")
+        data = item.get("probe_data") if isinstance(item.get("probe_data"), Mapping) else {}
+        for name in (item.get("probe_name"), data.get("name")):
+            if name:
+                cfg.silisocs_types[str(name)] = kind

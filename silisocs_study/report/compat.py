@@ -83,7 +83,7 @@ def _overrides_file(run_dir: Path) -> list | None:
 
 def payload_extras(path: str | Path) -> dict:
     """``agents`` (per-agent numeric metrics: the payload's ``agents``, or our evaluators'
-    ``per_agent``) and ``summary`` of one evaluator output file."""
+    ``per_agent_detail`` / ``per_agent``) and ``summary`` of one evaluator output file."""
     try:
         import orjson
 
@@ -94,8 +94,8 @@ def payload_extras(path: str | Path) -> dict:
         return {}
     out: dict[str, Any] = {}
     agents = payload.get("agents")
-    if not isinstance(agents, dict):
-        agents = payload.get("per_agent")
+    if not isinstance(agents, dict):  # probe evaluators keep silisocs' per_agent (counts) and ours apart
+        agents = payload.get("per_agent_detail") or payload.get("per_agent")
     if isinstance(agents, dict):
         per = {}
         for agent, metrics in agents.items():
