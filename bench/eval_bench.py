@@ -147,10 +147,9 @@ def baseline_actions(run_dir: Path) -> dict:
     per_episode: dict = {}
     per_agent: dict = {}
     per_agent_episode: dict = {}
-    transitions: Counter = Counter()
+    sequences: dict = {}
     bad = rows = 0
     for gm, path in _event_files(run_dir, "action_events.jsonl"):
-        last: dict = {}
         with open(path, encoding="utf-8") as fh:
             for line in fh:
                 if not line.strip():
@@ -164,9 +163,11 @@ def baseline_actions(run_dir: Path) -> dict:
                     bad += 1
                     continue
                 rows += 1
-                if row.get("event_type", "action") != "action":
+                if str(row.get("event_type", "")).lower() != "action":
                     continue
-                label, agent, ep = row.get("label") or "unknown", row.get("source_user") or "unknown", row.get("episode")
+                label = str(row.get("label", "")).strip() or "unknown"
+                agent = str(row.get("source_user", "")).strip() or "unknown"
+                ep = int(row.get("episode") or 0)
                 label_counts[label] += 1
                 e = per_episode.setdefault(ep, {"total_actions": 0, "agents": set(), "label_counts": Counter()})
                 e["total_actions"] += 1
@@ -181,23 +182,45 @@ def baseline_actions(run_dir: Path) -> dict:
                 c = per_agent_episode.setdefault(agent, {}).setdefault(ep, {"total_actions": 0, "label_counts": Counter()})
                 c["total_actions"] += 1
                 c["label_counts"][label] += 1
-                prev = last.get(agent)
-                if prev is not None:
-                    transitions[f"{prev} -> {label}"] += 1
-                last[agent] = label
+                sequences.setdefault(agent, []).append((ep, int(row.get("event_index", -1)), label))
+    transitions: Counter = Counter()  # each agent's rows of all files, by episode then event_index
+    for seq in sequences.values():
+        labels = [label for _, _, label in sorted(seq, key=lambda t: t[:2])]
+        transitions.update(f"{a} -> {b}" for a, b in zip(labels, labels[1:]))
     return {"rows": rows, "bad": bad, "label_counts": label_counts, "per_episode": per_episode,
             "per_agent": per_agent, "per_agent_episode": per_agent_episode, "transitions": transitions}
 
 
 def baseline_probes(run_dir: Path) -> dict:
-    """json.loads per line, then per-row typing and statistics in plain Python (same helpers as the evaluator)."""
+    """json.loads per line, then per-row typing and statistics in plain Python, as silisocs defines them."""
+    import re
     import statistics
 
     import yaml
 
-    from silisocs_study.evaluators.answers import (
-        binary_answer, choice_text, infer_probe_type, is_present, parse_number, tokens, word_count)
-    from silisocs_study.evaluators.probe_config import canonical_probe_type
+    def yes_no(value: object) -> str | None:
+        text = str(value or "").strip().lower()
+        if not text:
+            return None
+        if text in {"yes", "y", "true", "1"}:
+            return "Yes"
+        if text in {"no", "n", "false", "0"}:
+            return "No"
+        return "Yes" if "yes" in text else "No" if "no" in text else None
+
+    def number(value: object) -> float | None:
+        if isinstance(value, (int, float)):
+            return float(value)
+        match = re.search(r"[-+]?\d+(?:\.\d+)?", str(value or "").strip())
+        return float(match.group(0)) if match else None
+
+    def answer_type(value: object) -> str:
+        if yes_no(value):
+            return "BinaryProbe"
+        if number(value) is not None:
+            return "NumericRatingProbe"
+        text = str(value or "").strip()
+        return "Unknown" if not text else "ChoiceProbe" if len(text.split()) <= 4 else "FreeTextProbe"
 
     rows = []
     bad = 0
@@ -211,77 +234,49 @@ def baseline_probes(run_dir: Path) -> dict:
                 except ValueError:
                     bad += 1
                     continue
-                if isinstance(row, dict) and row.get("event_type", "probe") == "probe":
+                if isinstance(row, dict) and str(row.get("event_type", "")).lower() == "probe":
                     rows.append(row)
                 else:
                     bad += 1
     cfg = yaml.safe_load((run_dir / "effective_config.yaml").read_text())
-    declared = {}
-    for entry in cfg["eval"]["probes"]["probes"]:
-        declared[entry["probe_data"]["name"]] = canonical_probe_type(entry["probe_type"])
-    answers: dict = {}
-    for row in rows:
-        answers.setdefault(row["label"], Counter())[row["data"].get("probe_return")] += 1
-    types = {label: declared.get(label) or infer_probe_type(c) for label, c in answers.items()}
+    declared = {entry["probe_data"]["name"]: entry["probe_type"] for entry in cfg["eval"]["probes"]["probes"]}
     per_label: dict = {}
-    per_episode: dict = {}
-    per_agent: dict = {}
-    per_agent_episode: dict = {}
+    per_episode: Counter = Counter()
+    per_agent: Counter = Counter()
     for row in rows:
-        label, ep, agent = row["label"], row["episode"], row["source_user"]
+        label, agent = str(row["label"]).strip(), str(row["source_user"]).strip()
         value = row["data"].get("probe_return")
-        t = types[label]
+        kind = declared.get(label) or answer_type(value)
         s = per_label.setdefault(label, {"total": 0, "present": 0, "values": [], "choices": Counter(),
                                          "words": [], "tokens": Counter()})
-        e = per_episode.setdefault(ep, {}).setdefault(label, {"total": 0, "values": [], "choices": Counter(),
-                                                              "words": []})
-        a = per_agent.setdefault(agent, {"total": 0, "present": 0, "labels": Counter()})
-        c = per_agent_episode.setdefault(agent, {}).setdefault(ep, {"total": 0, "present": 0})
         s["total"] += 1
-        e["total"] += 1
-        a["total"] += 1
-        a["labels"][label] += 1
-        c["total"] += 1
-        if not is_present(value):
+        per_episode[int(row["episode"])] += 1
+        per_agent[agent] += 1
+        if value is None or str(value).strip() == "":
             continue
         s["present"] += 1
-        a["present"] += 1
-        c["present"] += 1
-        if t == "BinaryProbe":
-            s["choices"][binary_answer(value)] += 1
-            e["choices"][binary_answer(value)] += 1
-        elif t == "ChoiceProbe":
-            s["choices"][choice_text(value)] += 1
-            e["choices"][choice_text(value)] += 1
-        elif t == "NumericRatingProbe":
-            number = parse_number(value)
-            if number is not None:
-                s["values"].append(number)
-                e["values"].append(number)
-        elif t == "FreeTextProbe":
-            text = str(value).strip()
-            s["words"].append(word_count(text))
-            e["words"].append(word_count(text))
-            s["tokens"].update(tokens(text))
+        if kind == "ChoiceProbe":
+            s["choices"][str(value).strip()] += 1
+        elif kind == "NumericRatingProbe" and number(value) is not None:
+            s["values"].append(number(value))
+        elif kind == "FreeTextProbe":
+            s["words"].append(len(str(value).split()))
+            s["tokens"].update(re.findall(r"[A-Za-z][A-Za-z'-]{2,}", str(value).lower()))
     summary = {}
     for label, s in per_label.items():
-        out = {"type": types[label], "total": s["total"], "present": s["present"]}
+        out = {"type": declared.get(label, "inferred"), "total": s["total"], "present": s["present"]}
         if s["values"]:
             out["mean"] = statistics.fmean(s["values"])
-            out["stdev"] = statistics.stdev(s["values"]) if len(s["values"]) > 1 else None
+            out["stdev"] = statistics.stdev(s["values"]) if len(s["values"]) > 1 else 0.0
             out["median"] = statistics.median(s["values"])
         if s["choices"]:
             out["choices"] = dict(s["choices"])
         if s["words"]:
             out["mean_words"] = statistics.fmean(s["words"])
-            out["top_tokens"] = sorted(s["tokens"].items(), key=lambda kv: (-kv[1], kv[0]))[:30]
+            out["top_tokens"] = s["tokens"].most_common(30)
         summary[label] = out
-    for ep, labels in per_episode.items():
-        for label, e in labels.items():
-            if e["values"]:
-                e["mean"] = statistics.fmean(e["values"])
-    return {"rows": len(rows), "bad": bad, "per_label": summary, "per_episode": per_episode,
-            "per_agent": per_agent, "per_agent_episode": per_agent_episode}
+    return {"rows": len(rows), "bad": bad, "per_label": summary, "per_episode": dict(per_episode),
+            "per_agent": dict(per_agent)}
 
 
 # ---------------------------------------------------------------- workers (one subprocess each)
@@ -307,14 +302,16 @@ def worker(task: str, run_dir: Path, out_dir: Path) -> None:
         check = {"rows": result["rows"], "bad": result["bad"], "label_counts": dict(result["label_counts"]),
                  "episode_totals": {str(k): v["total_actions"] for k, v in result["per_episode"].items()},
                  "active_per_episode": {str(k): len(v["agents"]) for k, v in result["per_episode"].items()},
-                 "transitions": dict(result["transitions"].most_common(20)),
+                 "transitions": dict(result["transitions"]),
                  "agent_episode_cells": sum(len(v) for v in result["per_agent_episode"].values())}
     elif task == "baseline_probes":
         result = baseline_probes(run_dir)
         check = {"rows": result["rows"], "bad": result["bad"],
                  "per_label": {k: {kk: vv for kk, vv in v.items() if kk != "top_tokens"}
                                for k, v in result["per_label"].items()},
-                 "top_tokens": {k: v["top_tokens"] for k, v in result["per_label"].items() if v.get("top_tokens")}}
+                 "top_tokens": {k: v["top_tokens"] for k, v in result["per_label"].items() if v.get("top_tokens")},
+                 "per_episode": {str(k): v for k, v in result["per_episode"].items()},
+                 "per_agent": result["per_agent"]}
     else:
         name, _, plots = task.partition("+")
         args = [] if plots == "plots" else ["--no-plots"]
@@ -324,13 +321,14 @@ def worker(task: str, run_dir: Path, out_dir: Path) -> None:
                      "label_counts": payload["label_counts"],
                      "episode_totals": {k: v["total_actions"] for k, v in payload["per_episode"].items()},
                      "active_per_episode": {k: v["num_active_agents"] for k, v in payload["per_episode"].items()},
-                     "transitions": dict(list(payload["transition_counts"].items())[:20]),
+                     "transitions": payload["transition_counts"],
                      "agent_episode_cells": sum(len(v) for v in payload["per_agent_per_episode"].values())}
         else:
             check = {"rows": payload["total_probe_events"], "bad": payload["bad_lines"],
                      "per_label": _probe_check(payload),
-                     "top_tokens": {k: [tuple(t) for t in v["free_text_top_tokens"]]
+                     "top_tokens": {k: list(v["free_text_top_tokens"].items())
                                     for k, v in payload["per_label"].items() if "free_text_top_tokens" in v},
+                     "per_episode": payload["per_episode"], "per_agent": payload["per_agent"],
                      "plots": len(payload["plots"]["generated_files"])}
     elapsed = time.perf_counter() - t0
     _reap_helpers()
@@ -397,7 +395,7 @@ def _probe_check(payload: dict) -> dict:
             s = block["numeric_response_stats"]
             item.update(mean=s["mean"], stdev=s["stdev"], median=s["median"])
         if block.get("choice_value_counts"):
-            item["choices"] = {k: v for k, v in block["choice_value_counts"].items() if v}
+            item["choices"] = block["choice_value_counts"]
         if "free_text_word_count_stats" in block and block["free_text_word_count_stats"]["count"]:
             item["mean_words"] = block["free_text_word_count_stats"]["mean"]
         out[label] = item
