@@ -115,17 +115,22 @@ def test_conditions_with_their_own_config_dirs(tmp_path):
     del doc["study"]["run_defaults"]["overrides"]["num_agents"]
     study = write_study(tmp_path / "study", doc)
 
-    # the sweeper alone launches only the runs of its own primary config dir
+    # the sweeper launches the runs of its own config dir in this process and hands b's runs
+    # to a multirun of the same app with b's config dir
     direct = hydra_multirun("examples.socialsim", study, sweep_dir=tmp_path / "mr",
                             config_path=conf_a)
     assert_ok(direct)
-    assert "need another app" in direct.stdout and str(conf_b) in direct.stdout
-    assert sorted(r["condition"] for r in load_records(study).values()) == ["a", "a"]
+    assert f"launching 2 run(s) through examples.socialsim --config-path {conf_b}" in \
+        direct.stdout
+    records = load_records(study)
+    assert sorted(r["condition"] for r in records.values()) == ["a", "a", "b", "b"]
+    pids = {r["condition"]: {r["pid"] for r in records.values() if r["condition"] == c}
+            for c in ("a", "b") for r in records.values() if r["condition"] == c}
+    assert len(pids["a"]) == 1 and len(pids["b"]) == 1 and pids["a"] != pids["b"]
 
-    proc = cli(study, "run")
+    proc = cli(study, "run", "--force")   # the CLI: one multirun per config dir
     assert_ok(proc)
-    assert f"--config-path {conf_b}" in proc.stdout and f"--config-path {conf_a}" not in \
-        proc.stdout   # a's runs were complete
+    assert f"--config-path {conf_b}" in proc.stdout and f"--config-path {conf_a}" in proc.stdout
     records = load_records(study)
     assert len(records) == 4
     for rec in records.values():

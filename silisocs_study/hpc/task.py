@@ -81,10 +81,9 @@ def run_array_task(submission: Path, index: int) -> int:
     from ..ledger import Ledger
     from ..launch.reuse import record_reuse_run
     from ..launch.decide import decide
-    from ..launch.runner import _run_unit
-    from ..launch.scope import run_key
+    from ..launch.multirun import app_commands, run_app, session_args
     from ..overrides import format_override
-    from ..plan import Plan
+    from ..plan import Plan, app_key
     from ..spec.study_v1 import python_executable
     from .planfile import write_slice
 
@@ -111,25 +110,24 @@ def run_array_task(submission: Path, index: int) -> int:
         record_reuse_run(study, run, python, session)
     launch = decisions.launch
     if launch:
-        # the task is already queued: composing each job once more before launching it
-        # (the sweeper's validation) would only repeat the job's own compose error
-        extra = ["hydra.sweeper.validate=false", *(settings.get("hydra_overrides") or [])]
         ids = frozenset(r.run_id for r in launch)
         slice_path = submission / "tasks" / f"{index}.json"
         write_slice(head, [r for r in rows if r["run_id"] in ids], slice_path)
         sweep_plan = Plan(study, launch, plan.total)
-        extra.append(format_override("hydra.sweeper.plan_file", str(slice_path)))
-        args = argparse.Namespace(
-            launcher="basic", max_concurrent=None, batch_size=None, no_progress=True,
-            stale=settings.get("stale") or "rerun", force=False,
-            retry_failed=bool(settings.get("retry_failed")), fail_fast=False,
-            max_retries=int(settings.get("max_retries") or 0),
-            timeout_seconds=settings.get("timeout_seconds"), hydra_overrides=extra)
-        units: dict[tuple, list] = {}
-        for run in launch:
-            units.setdefault(run_key(run), []).append(run)
-        for (module, config_path), runs in units.items():
-            _run_unit(args, sweep_plan, module, config_path, runs, session, python)
+        # the task is already queued: composing each job once more before launching it
+        # (the sweeper's validation) would only repeat the job's own compose error
+        hydra_args = session_args(sweep_plan, session, stale=settings.get("stale") or "rerun",
+                                  retry_failed=bool(settings.get("retry_failed")),
+                                  max_retries=int(settings.get("max_retries") or 0),
+                                  timeout_seconds=settings.get("timeout_seconds")) + [
+            "hydra/launcher=basic", "hydra.sweeper.validate=false",
+            format_override("hydra.sweeper.plan_file", str(slice_path))]
+        commands = app_commands(launch, python, hydra_args,
+                                list(settings.get("hydra_overrides") or []))
+        for key, command in commands.items():
+            run_app(command, cwd=str(study.repo_root), ledger=ledger,
+                    ids={r.run_id for r in launch if app_key(r) == key}, session=session,
+                    log_dir=study.generated / "logs", progress=False)
     bad = []
     for run in plan.runs:
         rec = ledger.read(run.run_id)

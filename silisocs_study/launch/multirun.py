@@ -82,6 +82,25 @@ def study_args(plan) -> list[str]:
     return out
 
 
+def session_args(plan, session: str, *, stale: str = "rerun", force: bool = False,
+                 retry_failed: bool = False, fail_fast: bool = False, max_retries: int = 0,
+                 timeout_seconds: float | None = None) -> list[str]:
+    """``study_args`` plus one invocation's session and resume settings."""
+    out = study_args(plan) + [
+        ov.format_override("hydra.sweeper.session", session),
+        ov.format_override("hydra.sweeper.stale", stale),
+        ov.format_override("hydra.sweep.dir", str(plan.study.generated / "hydra" / session))]
+    for flag, key in ((force, "force"), (retry_failed, "retry_failed"),
+                      (fail_fast, "fail_fast")):
+        if flag:
+            out.append(f"hydra.sweeper.{key}=true")
+    if max_retries:
+        out.append(f"hydra.sweeper.max_retries={int(max_retries)}")
+    if timeout_seconds:
+        out.append(f"hydra.sweeper.timeout_seconds={float(timeout_seconds)}")
+    return out
+
+
 def check_plan(plan, python: str, extra: list[str], *, warnings: list[str]) -> str:
     """The plan-time composition check of every app the plan needs; attaches each app's
     facts to its runs (output key, checkpoint). Returns a one-line summary."""

@@ -137,22 +137,11 @@ def _write_study_reports(study, records: list[dict]) -> None:
 
 
 def _sweeper_args(args, plan, session: str) -> list[str]:
-    from .multirun import study_args
+    from .multirun import session_args
 
-    study = plan.study
-    out = study_args(plan) + [
-        ov.format_override("hydra.sweeper.session", session),
-        ov.format_override("hydra.sweeper.stale", args.stale),
-        ov.format_override("hydra.sweep.dir", str(study.generated / "hydra" / session))]
-    for flag, key in ((args.force, "force"), (args.retry_failed, "retry_failed"),
-                      (args.fail_fast, "fail_fast")):
-        if flag:
-            out.append(f"hydra.sweeper.{key}=true")
-    if args.max_retries:
-        out.append(f"hydra.sweeper.max_retries={int(args.max_retries)}")
-    if args.timeout_seconds:
-        out.append(f"hydra.sweeper.timeout_seconds={float(args.timeout_seconds)}")
-    return out
+    return session_args(plan, session, stale=args.stale, force=args.force,
+                        retry_failed=args.retry_failed, fail_fast=args.fail_fast,
+                        max_retries=args.max_retries, timeout_seconds=args.timeout_seconds)
 
 
 def _launcher_args(args, plan, session: str) -> list[str]:

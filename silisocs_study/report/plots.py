@@ -174,8 +174,8 @@ def _annotate(ax, block: dict, metric: str, conds: list[str], scens: list[str],
             if r.get("p") is not None and r.get("ci_low") is not None:
                 lines.append(f"95% CI [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]")
             how = "paired" if r.get("design") == "paired" else "Welch"
-            lines.append(f"{how}, {p_text}" if p_text else "no test: " + (
-                (r.get("note") or "").split("; ")[-1] or "not enough data"))
+            why = (r.get("note") or "").split("; ")[-1].removesuffix(": no test")
+            lines.append(f"{how}, {p_text}" if p_text else f"no test: {why or 'not enough data'}")
         ax.annotate("\n".join(lines), xy=(x, top + pad), ha="center", va="bottom",
                     fontsize=8 if not compact else 7, color="#222222")
     if compact:
