@@ -23,9 +23,20 @@ pytestmark = [pytest.mark.slow]
 
 
 def _uv() -> list[str]:
-    if shutil.which("uv"):
-        return ["uv"]
-    return [sys.executable, "-m", "uv"]
+    """uv itself: on PATH, named by $UV (set by `uv run`), or the `uv` package of a Python
+    on PATH (CI installs it with `python3 -m pip install uv`)."""
+    for found in (shutil.which("uv"), os.environ.get("UV")):
+        if found and os.path.isfile(found):
+            return [found]
+    for python in ("python3", "python"):
+        try:
+            out = subprocess.run([python, "-c", "import uv; print(uv.find_uv_bin())"],
+                                 capture_output=True, text=True, timeout=60)
+        except OSError:
+            continue
+        if out.returncode == 0 and out.stdout.strip():
+            return [out.stdout.strip()]
+    pytest.skip("uv not found (install it with `python3 -m pip install uv`)")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,8 @@ from fractions import Fraction
 from itertools import repeat
 from pathlib import Path
 
+from .payload import weighted_median
+
 SYSTEM_USER = "system"
 UNKNOWN = "unknown"
 INFERRED = "inferred"
@@ -198,22 +200,7 @@ def summary_stats(values: dict[float, int]) -> dict[str, object]:
             exact_mean = exact_sum / n
             stdev = _sqrt(sum(c * (Fraction(v) - exact_mean) ** 2 for v, c in items) / (n - 1))
     return {"count": n, "min": items[0][0], "max": items[-1][0], "mean": mean,
-            "median": _median(items, n), "stdev": stdev}
-
-
-def _median(items: list[tuple[float, int]], n: int) -> float:
-    lo_rank, hi_rank = (n - 1) // 2, n // 2
-    lo = hi = None
-    seen = 0
-    for value, count in items:
-        if lo is None and seen + count > lo_rank:
-            lo = value
-        if seen + count > hi_rank:
-            hi = value
-            break
-        seen += count
-    assert lo is not None and hi is not None
-    return lo if n % 2 else (lo + hi) / 2
+            "median": weighted_median(items, n), "stdev": stdev}
 
 
 def _sqrt(x: Fraction) -> float:

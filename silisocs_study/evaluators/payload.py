@@ -98,7 +98,7 @@ def weighted_stats(counts: Mapping[float, int]) -> dict[str, float | int | None]
     if n > 1:
         var = math.fsum(c * (v - mean) ** 2 for v, c in items) / (n - 1)
         stdev = math.sqrt(var)
-    median = _weighted_median(items, n)
+    median = weighted_median(items, n)
     return {
         "count": n,
         "min": _plain(items[0][0]),
@@ -109,7 +109,8 @@ def weighted_stats(counts: Mapping[float, int]) -> dict[str, float | int | None]
     }
 
 
-def _weighted_median(items: list[tuple[float, int]], n: int) -> float:
+def weighted_median(items: list[tuple[float, int]], n: int) -> float:
+    """Median of sorted ``(value, multiplicity)`` pairs holding ``n`` values in all."""
     lo_rank, hi_rank = (n - 1) // 2, n // 2
     lo = hi = None
     seen = 0

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from .. import overrides as ov
 from ..errors import StudyError
 from ..model import Run
-from ..plan import Filters, app_key, build_plan
+from ..plan import COMMAND_APP, Filters, app_key, build_plan
 from .decide import decide
 from .multirun import CRASH_MARK, DEFER_VIEWS_ENV
 from .scope import SCOPES, ProcessApp, belongs_here, current_app_module
@@ -196,7 +196,6 @@ class StudySweep:
                 raise StudyError(f"'{override.input_line}' is a sweep; with a study, put the "
                                  f"values in the study file (extra overrides apply to every run)")
         extra = list(arguments)
-        self._extra = extra
         from .configcache import install
 
         install()   # every job's composition re-reads the same config files: parse once
@@ -241,14 +240,14 @@ class StudySweep:
             return []
         # compose every group of every app first: a bad override stops the study before
         # anything is written or runs
-        others = self._other_apps(study, elsewhere, python)
+        others = self._other_apps(study, elsewhere, python, extra)
         if here and self.s.validate:
             self._validate(study, here, extra, python)
         study.generated.mkdir(parents=True, exist_ok=True)
         if not self.s.plan_file and top:
             self._write_plan(plan, python)
         returns: list = []
-        if top and app.module != "silisocs_study.launch.command_app":
+        if top and app.module != COMMAND_APP:
             for run in decisions.reuse:
                 self._reuse(study, run, python)
         if here:
@@ -285,7 +284,7 @@ class StudySweep:
         name = OmegaConf.select(self.config, "hydra.job.config_name", default=None)
         return (["--config-name", str(name)] if name else []) + args
 
-    def _other_apps(self, study, runs: list[Run], python: str) -> list:
+    def _other_apps(self, study, runs: list[Run], python: str, extra: list[str]) -> list:
         """The multirun commands for runs of other apps; their groups are composed (checked)
         first, so a bad override there stops the study before anything runs."""
         if not runs:
@@ -293,7 +292,7 @@ class StudySweep:
         from .multirun import app_commands, check_apps
 
         child_args = self._child_hydra_args()
-        commands = app_commands(runs, python, child_args, list(self._extra))
+        commands = app_commands(runs, python, child_args, extra)
         if self.s.validate:
             check_apps(study, list(commands.values()), cwd=str(self.config.hydra.runtime.cwd))
         return [(cmd, [r for r in runs if app_key(r) == key]) for key, cmd in commands.items()]

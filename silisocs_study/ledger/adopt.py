@@ -342,10 +342,7 @@ def adopt_external(plan, *, dry_run: bool = False) -> list[str]:
     if not generated.is_dir():
         return []
     ledger = Ledger(generated)
-    try:
-        names = set(os.listdir(ledger.records_dir))
-    except FileNotFoundError:
-        names = set()
+    names = ledger.file_names()
     missing = [r for r in plan.runs if f"{r.run_id}.json" not in names]
     foreign = foreign_files(generated)
     adopted: list[str] = []
@@ -390,10 +387,7 @@ def adopt_lock_files(generated: Path, foreign: Iterable[str],
     if not peer:
         return []
     ledger = Ledger(generated)
-    try:
-        names = set(os.listdir(ledger.records_dir))
-    except FileNotFoundError:
-        names = set()
+    names = ledger.file_names()
     fingerprints = fingerprints or {}
     return ledger.create_many([
         build_record(generated, src, source, None, fingerprint=fingerprints.get(run_id),

@@ -300,6 +300,13 @@ class Ledger:
         """Rewrite a record in place (same attempt): no history entry."""
         atomic_write_bytes(self.path(record["run_id"]), _dumps(record))
 
+    def file_names(self) -> set[str]:
+        """Names in the records folder (empty when there is none yet)."""
+        try:
+            return set(os.listdir(self.records_dir))
+        except FileNotFoundError:
+            return set()
+
     def iter_records(self) -> Iterator[dict]:
         """Every readable record; unreadable ones are skipped (counted in ``self.unreadable``)."""
         self.unreadable: list[str] = []
