@@ -172,6 +172,13 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line_error(exc: StudyError) -> int:
+    # one line, always: a key or value from the spec may hold a newline
+    text = exc.format().replace("\r", "\\r").replace("\n", "\\n")
+    print(f"error: {text}", file=sys.stderr)
+    return exc.exit_code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     extra: list[str] = []
@@ -183,13 +190,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.hydra_overrides = extra
     try:
         return _HANDLERS[args.verb](args)
-    except StudyError as exc:
-        # one line, always: a key or value from the spec may hold a newline
-        text = exc.format().replace("\r", "\\r").replace("\n", "\\n")
-        print(f"error: {text}", file=sys.stderr)
-        return exc.exit_code
+    except StudyError as exc:   # StorageError too: disk full, read-only... (exit 1, or 2)
+        return _one_line_error(exc)
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:
+        # last resort: a storage failure nobody named (disk full, quota, read-only) is still
+        # the user's to fix, so one line, not a traceback; any other OSError is a bug
+        from .errors import as_storage_error
+
+        study = getattr(args, "study", None)
+        storage = as_storage_error(exc, f"the files of study {study}" if study else
+                                   "the study's files")
+        if storage is None:
+            raise
+        return _one_line_error(storage)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
