@@ -15,6 +15,11 @@ condition, note, evidence_paths}``. ``SUMMARY.md`` starts with "# Study Summary"
 
 Both files are appended under an exclusive ``flock`` with a single ``write`` each, so
 concurrent writers (Slurm array tasks, several analysts) never interleave or lose entries.
+
+Neither is ever appended through a symlink: their history lives in the file, so a link
+planted in their place (or a folder on the way inside the study) is refused with a one-line
+error before either file is touched; point ``study_summary_path`` / ``summary_log_path`` in
+the study file at another place instead.
 """
 from __future__ import annotations
 
@@ -22,14 +27,13 @@ import os
 import sys
 from pathlib import Path
 
+from ..atomic import refuse_links
 from ..errors import StudyError, did_you_mean
-from ..ledger.lockfile import append_line
+from ..ledger.lockfile import append_bytes, append_line
 from ..ledger.records import utc_now
 
-try:
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
+MD_WHAT = "the study summary SUMMARY.md"
+LOG_WHAT = "the research log summary_log.jsonl"
 
 
 def paths(study) -> tuple[Path, Path]:
@@ -84,9 +88,26 @@ def append_summary(study, *, author: str, note: str, hypothesis: str | None = No
              "study_name": study.name, "author": author, "hypothesis": hypothesis,
              "condition": condition, "note": note, "evidence_paths": evidence}
     md, log = paths(study)
-    append_line(log, entry)
-    append_markdown(md, study.name, markdown_block(entry))
+    md_below, log_below = _below(study, md), _below(study, log)
+    for path, below, what in ((log, log_below, LOG_WHAT), (md, md_below, MD_WHAT)):
+        refuse_links(path, below, what, final=True)   # both checked before either is written
+    append_line(log, entry, what=LOG_WHAT, below=log_below)
+    append_markdown(md, study.name, markdown_block(entry), below=md_below)
     return entry
+
+
+def _below(study, path: Path) -> Path | None:
+    """The study folder ``path`` lies in (generated/ first: it may itself be a link to
+    scratch space), below which no folder on the way may be a symlink; None outside."""
+    for root in (getattr(study, "generated", None), getattr(study, "workspace", None)):
+        if root is None:
+            continue
+        try:
+            Path(path).relative_to(root)
+        except ValueError:
+            continue
+        return Path(root)
+    return None
 
 
 def markdown_block(entry: dict) -> str:
@@ -98,22 +119,14 @@ def markdown_block(entry: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def append_markdown(path: Path, study_name: str, block: str) -> None:
-    """Append ``block`` (writing the header first if the file is new or empty), locked."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-            except OSError:  # pragma: no cover - e.g. some network filesystems
-                pass
-        data = block
+def append_markdown(path: Path, study_name: str, block: str, *,
+                    below: Path | None = None) -> None:
+    """Append ``block`` (writing the header first if the file is new or empty), locked;
+    never through a symlink."""
+    def data(fd: int) -> bytes:
+        text = block
         if os.fstat(fd).st_size == 0:
-            data = f"# Study Summary\n\nStudy: {study_name}\n" + block
-        view = memoryview(data.encode("utf-8"))
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-    finally:
-        os.close(fd)
+            text = f"# Study Summary\n\nStudy: {study_name}\n" + block
+        return text.encode("utf-8")
+
+    append_bytes(Path(path), data, what=MD_WHAT, below=below)
