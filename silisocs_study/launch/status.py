@@ -41,7 +41,9 @@ def print_status(args: argparse.Namespace) -> int:
         adopted = adopt_external(plan)
         if adopted and not args.json:
             print(f"Adopted {len(adopted)} run(s) recorded by the silisocs runner")
-    records = Ledger(plan.study.generated).all()
+    ledger = Ledger(plan.study.generated)
+    records = ledger.all()
+    damaged = dict(ledger.damaged)   # not JSON, not an object, another run's, a FIFO...
     try:
         from ..hpc.reconcile import reconcile_slurm
     except ImportError:
@@ -49,6 +51,12 @@ def print_status(args: argparse.Namespace) -> int:
     else:
         records = reconcile_slurm(plan.study, records) or records
     data = study_status(plan, records)
+    data["damaged"] = damaged
+    warning = ledger.damaged_warning()
+    if warning:
+        import sys
+
+        print(warning, file=sys.stderr, flush=True)
     if args.json:
         print(json.dumps(data, indent=2))
         return 0

@@ -8,14 +8,17 @@ makes each write all-or-nothing. A record keeps the history of earlier attempts.
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import json
 import os
 import re
+import stat
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..atomic import atomic_write_bytes
+from ..atomic import atomic_write_bytes, make_dirs, refuse_links, storage_failure
+from ..errors import StorageError, note_written
 
 RECORD_SCHEMA_VERSION = 1
 FINAL_STATUSES = ("success", "failed", "timeout", "reused")
@@ -226,23 +229,198 @@ def _loads(data: bytes) -> Any:
         return json.loads(data)
 
 
+# -- damaged record files --------------------------------------------------------------------
+#
+# A record file that is not a regular file (a folder, FIFO, socket or symlink in its place),
+# is not JSON, is not a JSON object, holds another run's record (copied under the wrong name)
+# or has a field of the wrong type is *damaged*: it counts for no run (the file's own run is
+# treated as having no record, so it runs again; the run named inside keeps its own record),
+# it is listed by ``status`` and ``run``, and it is moved aside — never deleted — to
+# ``records/.damaged/<name>.<UTC time>`` by the next write of that run. Reads never block (a
+# FIFO is opened O_NONBLOCK and not read) and never follow a symlink.
+
+DAMAGED_DIR = ".damaged"
+_O_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | \
+    getattr(os, "O_CLOEXEC", 0)
+_KIND = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+         (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISLNK, "a symlink"))
+_STR, _INT, _NONE = (str,), (int,), (type(None),)
+# the fields our verbs compute with, and the types they must have when present
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "status": _STR, "seed": _INT + _NONE,
+    **{k: _STR + _NONE for k in ("hypothesis", "condition", "scenario", "sub_experiment",
+                                 "fingerprint", "session", "attempt_id", "started_at",
+                                 "finished_at", "run_dir", "output_dir")},
+    "duration_ms": (int, float, type(None)),
+    **{k: (list, type(None)) for k in ("history", "evaluations", "warnings", "error_tail")},
+    **{k: (dict, type(None)) for k in ("eval_paths", "axes")},
+}
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a list",
+               dict: "an object", type(None): "null", bool: "a boolean"}
+
+
+def _type_name(value: Any) -> str:
+    return _TYPE_NAMES.get(type(value), type(value).__name__)
+
+
+def check_record(rec: Any, run_id: str | None = None) -> str | None:
+    """Why ``rec`` (parsed from ``<run_id>.json``) is not a usable record, or None."""
+    if not isinstance(rec, dict):
+        return f"not a JSON object ({_type_name(rec)})"
+    rid = rec.get("run_id")
+    if not isinstance(rid, str) or not rid:
+        return "no run_id" if rid is None else f"run_id is {_type_name(rid)}"
+    if run_id is not None and rid != run_id:
+        return f"holds the record of another run ({rid})"
+    for key, types in FIELD_TYPES.items():
+        if key in rec:
+            value = rec[key]
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                want = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+                return f"field '{key}' is {_type_name(value)} (want {want})"
+    for key in ("evaluations", "history"):
+        if any(not isinstance(e, dict) for e in rec.get(key) or ()):
+            return f"field '{key}' holds something that is not an object"
+    return None
+
+
+def read_record_file(path: str) -> tuple[Any, str | None]:
+    """(parsed content, None), (None, why it is damaged), or (None, None) when absent.
+    Never follows a symlink and never blocks (FIFO, socket, device)."""
+    try:
+        fd = os.open(path, _O_READ)
+    except FileNotFoundError:
+        return None, None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP or os.path.islink(path):
+            return None, _link_reason(path)
+        if exc.errno == errno.ENXIO:
+            return None, "a socket, not a regular file"
+        return None, f"unreadable ({exc.strerror or exc})"
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            kind = next((name for test, name in _KIND if test(st.st_mode)), "special file")
+            return None, f"{kind}, not a regular file"
+        chunks = []
+        while True:
+            chunk = os.read(fd, st.st_size + 1)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    except OSError as exc:
+        return None, f"unreadable ({exc.strerror or exc})"
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if not data.strip():
+        return None, "empty"
+    try:
+        return _loads(data), None
+    except ValueError:
+        return None, f"not valid JSON ({len(data)} bytes; truncated or garbage)"
+
+
+def _link_reason(path: str) -> str:
+    try:
+        return f"a symlink (to {os.readlink(path)}), not a regular file"
+    except OSError:
+        return "a symlink, not a regular file"
+
+
 class Ledger:
-    """The records of one study workspace (``<workspace>/generated``)."""
+    """The records of one study workspace (``<workspace>/generated``).
+
+    The one reader of record files: it classifies damaged ones (``self.damaged``: file name
+    → why) and moves them aside when their run is written next."""
 
     def __init__(self, generated: Path | str) -> None:
         self.generated = Path(generated)
         self.records_dir = self.generated / "records"
-        self.unreadable: list[str] = []
+        self.damaged: dict[str, str] = {}
+
+    @property
+    def unreadable(self) -> list[str]:
+        """Names of the damaged record files the last read found (``damaged``' keys)."""
+        return sorted(self.damaged)
 
     def path(self, run_id: str) -> Path:
         return self.records_dir / f"{run_id}.json"
 
-    def read(self, run_id: str) -> dict | None:
-        """The record of ``run_id``, or None if absent or unreadable."""
-        try:
-            return _loads(self.path(run_id).read_bytes())
-        except (FileNotFoundError, ValueError):
+    def _load(self, name: str) -> dict | None:
+        rec, why = read_record_file(os.path.join(self.records_dir, name))
+        if why is None and rec is not None:
+            why = check_record(rec, name[:-5])
+        if why is not None:
+            self.damaged[name] = why
             return None
+        self.damaged.pop(name, None)
+        return rec
+
+    def read(self, run_id: str) -> dict | None:
+        """The record of ``run_id``, or None if absent or damaged (then in ``damaged``)."""
+        return self._load(f"{run_id}.json")
+
+    def damaged_warning(self) -> str | None:
+        """One line naming the damaged record files the last read found (None: none)."""
+        if not self.damaged:
+            return None
+        names = sorted(self.damaged)
+        shown = "; ".join(f"{n}: {self.damaged[n]}" for n in names[:5])
+        more = f"; ... and {len(names) - 5} more" if len(names) > 5 else ""
+        return (f"warning: {len(names)} damaged record file(s) in {self.records_dir} count "
+                f"for no run (their runs run again; each is moved to "
+                f"{DAMAGED_DIR}/ when its run is recorded next): {shown}{more}")
+
+    def _move_aside(self, name: str) -> Path | None:
+        """Move a damaged record file (or folder, FIFO, link) to ``records/.damaged/``."""
+        import sys
+
+        src = self.records_dir / name
+        if not os.path.lexists(src):
+            self.damaged.pop(name, None)
+            return None
+        folder = self.records_dir / DAMAGED_DIR
+        what = f"the damaged record file {name} (moving it aside)"
+        make_dirs(folder, what)
+        stamp = utc_now().replace(":", "").replace("-", "")
+        for n in range(100):
+            dest = folder / (f"{name}.{stamp}" + (f".{n}" if n else ""))
+            try:
+                if _rename_noreplace(str(src), dest):
+                    break
+            except FileNotFoundError:
+                self.damaged.pop(name, None)   # someone else moved it meanwhile
+                return None
+            except OSError as exc:
+                raise storage_failure(exc, dest, what) from None
+        else:  # pragma: no cover - 100 moves within one millisecond
+            raise StorageError(src, what, "no free name in " + str(folder))
+        print(f"warning: damaged record file {src} ({self.damaged.pop(name, 'damaged')}) "
+              f"moved to {dest}", file=sys.stderr)
+        return dest
+
+    def _put(self, run_id: str, record: dict) -> None:
+        """Replace the run's record file (moving a damaged one aside first)."""
+        name = f"{run_id}.json"
+        if name in self.damaged or self._blocks(name):
+            self._move_aside(name)
+        atomic_write_bytes(self.path(run_id), _dumps(record), what=f"the record of {run_id}",
+                           below=self.generated)
+
+    def _blocks(self, name: str) -> bool:
+        """Something an atomic rename must not silently replace stands at ``name``: a
+        folder (the rename would fail), a symlink, FIFO or other special file."""
+        try:
+            st = os.lstat(self.records_dir / name)
+        except OSError:
+            return False
+        if stat.S_ISREG(st.st_mode):
+            return False
+        self.damaged.setdefault(name, next(
+            (f"{kind}, not a regular file" for test, kind in _KIND if test(st.st_mode)),
+            "special file"))
+        return True
 
     def write(self, record: dict) -> None:
         """Write a record atomically; a previous *other* attempt moves into ``history``."""
@@ -254,7 +432,7 @@ class Ledger:
         if previous is not None and previous.get("attempt_id") != record.get("attempt_id"):
             history.append({k: previous.get(k) for k in _HISTORY_KEYS if k in previous})
         record["history"] = history[-MAX_HISTORY:]
-        atomic_write_bytes(self.path(run_id), _dumps(record))
+        self._put(run_id, record)
 
     def create(self, record: dict) -> bool:
         """Write a record only if the run has none yet (atomic; never replaces a record).
@@ -267,27 +445,36 @@ class Ledger:
         renamed into place only where no record exists. Returns the run ids written."""
         if not records:
             return []
-        self.records_dir.mkdir(parents=True, exist_ok=True)
+        what = f"{len(records)} adopted record(s)"
+        refuse_links(self.records_dir / "x", self.generated, what)
+        make_dirs(self.records_dir, what)
         staged: list[tuple[str, str, Path]] = []
         try:
-            for record in records:
-                record = dict(record)
-                record.setdefault("schema_version", RECORD_SCHEMA_VERSION)
-                record.setdefault("history", [])
-                path = self.path(record["run_id"])
-                tmp = str(path.with_name(f".{path.name}.{os.getpid()}.create.tmp"))
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                try:
-                    os.write(fd, _dumps(record))
-                finally:
-                    os.close(fd)
-                staged.append((record["run_id"], tmp, path))
-            _sync_dir(self.records_dir)
-            written = []
-            for run_id, tmp, path in staged:
-                if _rename_noreplace(tmp, path):
-                    written.append(run_id)
-            _sync_dir(self.records_dir, data=False)
+            try:
+                for record in records:
+                    record = dict(record)
+                    record.setdefault("schema_version", RECORD_SCHEMA_VERSION)
+                    record.setdefault("history", [])
+                    path = self.path(record["run_id"])
+                    tmp = str(path.with_name(f".{path.name}.{os.getpid()}.create.tmp"))
+                    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    staged.append((record["run_id"], tmp, path))
+                    try:
+                        data = memoryview(_dumps(record))
+                        while data:
+                            data = data[os.write(fd, data):]
+                    finally:
+                        os.close(fd)
+                _sync_dir(self.records_dir)
+                written = []
+                for run_id, tmp, path in staged:
+                    if _rename_noreplace(tmp, path):
+                        written.append(run_id)
+                _sync_dir(self.records_dir, data=False)
+            except OSError as exc:
+                raise storage_failure(exc, self.records_dir, what) from None
+            if written:
+                note_written()
             return written
         finally:
             for _, tmp, _ in staged:
@@ -298,7 +485,8 @@ class Ledger:
 
     def update(self, record: dict) -> None:
         """Rewrite a record in place (same attempt): no history entry."""
-        atomic_write_bytes(self.path(record["run_id"]), _dumps(record))
+        self.read(record["run_id"])   # classify what stands there now (damaged: moved aside)
+        self._put(record["run_id"], record)
 
     def file_names(self) -> set[str]:
         """Names in the records folder (empty when there is none yet)."""
@@ -308,23 +496,19 @@ class Ledger:
             return set()
 
     def iter_records(self) -> Iterator[dict]:
-        """Every readable record; unreadable ones are skipped (counted in ``self.unreadable``)."""
-        self.unreadable: list[str] = []
+        """Every usable record; damaged files are skipped (listed in ``self.damaged``)."""
+        self.damaged = {}
         try:
             names = os.listdir(self.records_dir)
         except FileNotFoundError:
             return
-        base = str(self.records_dir)
         for name in names:
             if not name.endswith(".json") or name.startswith("."):
                 continue
-            try:  # plain paths: pathlib costs more than the read on 10,000 records
-                with open(os.path.join(base, name), "rb") as fh:
-                    data = fh.read()
-                yield _loads(data)
-            except (OSError, ValueError):
-                self.unreadable.append(name)
+            rec = self._load(name)
+            if rec is not None:
+                yield rec
 
     def all(self) -> dict[str, dict]:
-        return {r["run_id"]: r for r in self.iter_records() if isinstance(r, dict)
-                and "run_id" in r}
+        """Every usable record by run id (a record counts only under its own file name)."""
+        return {r["run_id"]: r for r in self.iter_records()}

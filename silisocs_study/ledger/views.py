@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_bytes, atomic_write_text
+from ..atomic import atomic_write_bytes
 from ..plan import natural_key
 from ..yamlout import dump_yaml, plain
 from .lockfile import exclusive
@@ -57,7 +57,7 @@ def rebuild_views(generated: Path, study_meta: dict, raw_study: dict | None = No
                   fingerprints: dict[str, str] | None = None, repo_root: Path | None = None
                   ) -> list[dict]:
     """Rewrite every lock/index view from the record files; returns the sorted records."""
-    with exclusive(generated / ".views.lock"):
+    with exclusive(generated / ".views.lock", what="the views' lock file .views.lock"):
         return _rebuild(generated, study_meta, raw_study, fingerprints, repo_root)
 
 
@@ -72,26 +72,27 @@ def _rebuild(generated: Path, study_meta: dict, raw_study: dict | None,
                                             "silisocs-study views rebuild (records adopted)")
     ledger = Ledger(generated)
     records = sorted_records(ledger.all())
-    if ledger.unreadable:
+    warning = ledger.damaged_warning()
+    if warning:
         import sys
 
-        print(f"warning: {len(ledger.unreadable)} unreadable record file(s) left out of the "
-              f"views: {', '.join(ledger.unreadable[:5])}", file=sys.stderr)
+        print(f"{warning} (left out of the views)", file=sys.stderr)
     if fingerprints is not None:
         mark_stale(records, fingerprints)
     now = utc_now()
     mark = generator()
     root = str(repo_root) if repo_root is not None else None
     shaped = [peer_record(r, root) for r in records]
-    atomic_write_bytes(generated / "repro_lock.json", _json(
-        {"generator": mark, "schema_version": RECORD_SCHEMA_VERSION, "generated_at": now,
-         "environment": peer_environment(repo_root or generated.parent, now),
-         "records": shaped}) + b"\n")
+    lock = _json({"generator": mark, "schema_version": RECORD_SCHEMA_VERSION,
+                  "generated_at": now,
+                  "environment": peer_environment(repo_root or generated.parent, now),
+                  "records": shaped}) + b"\n"
+    _write(generated / "repro_lock.json", lock)
     head = _json({"generator": mark}, indent=False)[:-1] + b","   # marker first on each line
     lines = b"".join(head + _json(r, indent=False)[1:] + b"\n" if r else b""
                      for r in shaped)
-    atomic_write_bytes(generated / "repro_lock.jsonl", lines)
-    atomic_write_bytes(generated / "study_index.json", _json(
+    _write(generated / "repro_lock.jsonl", lines)
+    _write(generated / "study_index.json", _json(
         {"generator": mark, "schema_version": RECORD_SCHEMA_VERSION,
          "generated_at": peer_time(now), "generated_at_iso": now, "study": study_meta,
          "counts": _counts(records), "records": shaped}) + b"\n")
@@ -101,10 +102,15 @@ def _rebuild(generated: Path, study_meta: dict, raw_study: dict | None,
         "generator": mark, "generated_at": peer_time(now), "generated_at_iso": now,
         "schema_version": RECORD_SCHEMA_VERSION, "counts": _counts(records)}
     rows = [_row(r) for r in records]
-    atomic_write_text(generated / "study_enriched.yaml",
-                      f"# generator: {mark} (a view of generated/records; rebuilt by "
-                      f"`organize`)\n" + dump_yaml(enriched, width=120) + _yaml_rows(rows))
+    _write(generated / "study_enriched.yaml", (
+        f"# generator: {mark} (a view of generated/records; rebuilt by `organize`)\n"
+        + dump_yaml(enriched, width=120) + _yaml_rows(rows)).encode("utf-8"))
     return records
+
+
+def _write(path: Path, data: bytes) -> None:
+    """A view, replaced atomically (a symlink planted there is replaced, never followed)."""
+    atomic_write_bytes(path, data, what=f"the view {path.name}")
 
 
 def _row(rec: dict) -> dict:
