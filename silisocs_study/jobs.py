@@ -61,7 +61,8 @@ def write_job(study: Study, run: Run, python: str, *, session: str,
     path = study.generated / "jobs" / f"{run.run_id}.json"
     doc = job_document(study, run, python, session=session, timeout_seconds=timeout_seconds,
                        previous_attempt=previous_attempt)
-    atomic_write_bytes(path, json.dumps(doc, ensure_ascii=False, default=str).encode())
+    atomic_write_bytes(path, json.dumps(doc, ensure_ascii=False, default=str).encode(),
+                       what=f"the job file of {run.run_id}", below=study.generated)
     return path
 
 

@@ -7,11 +7,13 @@ start is what lets a crash be told apart from a run that never started.
 from __future__ import annotations
 
 import json
+import sys
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from ..errors import StorageError
 from .lockfile import append_line
 from .provenance import environment, process_ids
 from .records import Ledger, generator, peer_record, peer_time, utc_now
@@ -38,7 +40,7 @@ def record_start(job: dict, launcher: str | None = None) -> dict:
     rec.update(status="running", started_at=utc_now(), _t0=time.time(), launcher=launcher,
                **process_ids())
     _clear_marker(job)
-    Ledger(job["generated"]).write({k: v for k, v in rec.items() if k != "_t0"})
+    _write(job, {k: v for k, v in rec.items() if k != "_t0"})
     return rec
 
 
@@ -77,10 +79,10 @@ def record_finish(job: dict, started: dict | None, *, status: str, error: str | 
     rec["evaluations"] = evaluations
     rec["eval_paths"] = {e["id"]: e.get("path") for e in evaluations}
     _effective_config(rec, run_dir)
-    Ledger(job["generated"]).write(rec)
+    _write(job, rec)
     if status == "success":   # after the record: a marker never claims an unrecorded success
         _write_marker(job, rec, run_dir)
-    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec, job))
+    _append_lock_line(job, rec)
     return rec
 
 
@@ -103,9 +105,29 @@ def record_reuse(job: dict) -> dict:
     rec["finished_at"] = utc_now()
     rec["provenance"] = {**environment(job.get("repo_root") or "."), **process_ids()}
     _effective_config(rec, source)
-    Ledger(job["generated"]).write(rec)
-    append_line(Path(job["generated"]) / "repro_lock.jsonl", _lock_line(rec, job))
+    _write(job, rec)
+    _append_lock_line(job, rec)
     return rec
+
+
+def _write(job: dict, rec: dict) -> None:
+    """Write the record (a damaged file in its place is moved aside first). A storage
+    failure raises StorageError naming the run: the CLI prints it as one line; in a job's
+    process Hydra prints the callback's exception as a warning on the job's console."""
+    Ledger(job["generated"]).write(rec)
+
+
+def _append_lock_line(job: dict, rec: dict) -> None:
+    """The attempt's line in repro_lock.jsonl. A view: the record is already written, and
+    every views rebuild rewrites the file from all records, so a failure here (disk full,
+    a symlink planted in its place) is a warning, never a failed run."""
+    generated = Path(job["generated"])
+    try:
+        append_line(generated / "repro_lock.jsonl", _lock_line(rec, job),
+                    what="the lock log repro_lock.jsonl", below=generated)
+    except StorageError as exc:
+        print(f"warning: {exc.format()} (the record of {rec.get('run_id')} is written; the "
+              f"next views rebuild or `organize` rewrites repro_lock.jsonl)", file=sys.stderr)
 
 
 def _lock_line(rec: dict, job: dict | None = None) -> dict:

@@ -33,6 +33,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
+from ..atomic import make_dirs, storage_failure
+from ..errors import StorageError
 from ..ledger.lockfile import exclusive
 from .contrasts import analyze
 from .tree import TreeCache, write_tree
@@ -46,8 +48,9 @@ FORCE = False            # the `organize` verb sets it: rebuild even when nothin
 def organize_after_run(study, records) -> None:
     """Called by ``rebuild_study_views`` after the lock/index views are rewritten.
 
-    Never raises: records are the source of truth and ``organize`` rebuilds this view at any
-    time, so a failure here is a warning (kept in ``LAST_ERROR`` for the ``organize`` verb).
+    Raises only a StorageError (disk full, read-only: the user's to fix, like the views
+    before it): records are the source of truth and ``organize`` rebuilds this view at any
+    time, so any other failure here is a warning (kept in ``LAST_ERROR`` for ``organize``).
     """
     global LAST_ERROR
     LAST_ERROR = None
@@ -60,6 +63,9 @@ def organize_after_run(study, records) -> None:
             after_run(study, records)
             return
         build_organized(study, records, force=FORCE)
+    except StorageError as exc:
+        LAST_ERROR = exc.format()
+        raise
     except Exception as exc:  # noqa: BLE001 - a broken view must not fail the runs
         LAST_ERROR = f"{type(exc).__name__}: {exc}"
         print(f"warning: organized view not rebuilt ({LAST_ERROR}); "
@@ -102,11 +108,19 @@ def build_organized(study, records=None, *, force: bool = False) -> Path:
     last build, so the second views rebuild of one ``run`` costs nothing.
     """
     generated = Path(study.generated)
-    generated.mkdir(parents=True, exist_ok=True)
+    make_dirs(generated, "the organized tree")
     final = generated / "organized"
+    try:
+        return _build(study, records, force, generated, final)
+    except OSError as exc:   # disk full, read-only...: one line naming the tree
+        raise storage_failure(exc, final, "the organized tree", missing=False) from None
+
+
+def _build(study, records, force: bool, generated: Path, final: Path) -> Path:
     from ..ledger.adopt import foreign_organized, preserve_tree
 
-    with exclusive(generated / ".organized.lock"):
+    with exclusive(generated / ".organized.lock", what="the organized tree's lock file "
+                                                      ".organized.lock"):
         _sweep(generated)
         records = current_records(study, records)
         cache = TreeCache(generated, final)

@@ -8,22 +8,31 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..errors import StudyError, did_you_mean
+from ..atomic import (atomic_write_text, make_dirs, note_replaced_link, refuse_links,
+                      storage_failure)
+from ..errors import StudyError, did_you_mean, note_written
 from .contrasts import analyze
 from .organize import current_records
 from .tree import counts as count_records
 
 
-def _replace_into(target: Path, write) -> Path:
-    """Write via ``write(tmp)`` to a temp file beside ``target``, then os.replace."""
+def _replace_into(target: Path, write, what: str) -> Path:
+    """Write via ``write(tmp)`` to a temp file beside ``target``, then os.replace (a symlink
+    at ``target`` is replaced, never written through). Disk full, read-only and the like
+    raise StorageError naming ``what``; the temp file never stays behind."""
     tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix}")
     try:
         write(tmp)
+        note_replaced_link(target, what)
         os.replace(tmp, target)
+    except OSError as exc:
+        raise storage_failure(exc, target, what, missing=False) from None
     finally:
-        if tmp.exists():
-            tmp.unlink()
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+    note_written()
     return target
 
 
@@ -45,15 +54,18 @@ def write_reports(study, *, metric: str | None = None, records=None) -> dict[str
                          f"{did_you_mean(metric, known)}; metrics are <eval_id>.<metric>, e.g. "
                          f"{', '.join(known[:4]) or '(none yet)'}")
     folder = Path(study.generated) / "reports"
-    folder.mkdir(parents=True, exist_ok=True)
+    refuse_links(folder / "summary.md", study.generated, "the reports")
+    make_dirs(folder, "the reports")
     now = utc_now()
     counts = count_records(records)
     metrics = choose_metrics(analysis, metric)
     plot = _replace_into(folder / "comparison.png", lambda tmp: plot_comparison(
         analysis, records, tmp, metrics, title=f"{study.name}: "
-        f"{study.meta.get('question') or 'condition comparison'}"))
+        f"{study.meta.get('question') or 'condition comparison'}"),
+        "the report comparison.png")
     xlsx = _replace_into(folder / "study.xlsx", lambda tmp: write_workbook(
-        study, analysis, records, tmp, counts, now))
+        study, analysis, records, tmp, counts, now), "the workbook study.xlsx")
     summary = folder / "summary.md"
-    atomic_write_text(summary, render(study, analysis, counts, now, plot.name, metrics))
+    atomic_write_text(summary, render(study, analysis, counts, now, plot.name, metrics),
+                      what="the report summary.md")
     return {"summary": summary, "plot": plot, "workbook": xlsx}
