@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..numeric import non_negative_int, positive_int
 from .options import add_hook_flags, add_resource_flags, add_selection_flags
 
 
@@ -37,7 +38,7 @@ def add_hpc_verbs(sub, add_common, add_filters, verb) -> None:
                         "(default slurm_scripts/study-array-template.sh)")
     p.add_argument("--runner-python", default=None, metavar="PYTHON",
                    help="interpreter that runs `-m silisocs_study task` (default: this one)")
-    p.add_argument("--runs-per-task", type=int, default=None, metavar="K",
+    p.add_argument("--runs-per-task", type=positive_int, default=None, metavar="K",
                    help="with --array-mode run: pack K runs into each task")
     p.add_argument("--submit", action="store_true",
                    help="submit (default: write the files and print the sbatch command)")
@@ -50,9 +51,9 @@ def add_hpc_verbs(sub, add_common, add_filters, verb) -> None:
 
     p = sub.add_parser("task")  # no help: hidden from the verb list (array jobs run it)
     p.add_argument("--submission", required=True, metavar="DIR")
-    p.add_argument("--index", type=int, default=None,
+    p.add_argument("--index", type=non_negative_int, default=None,
                    help="task index (default: OFFSET + $SLURM_ARRAY_TASK_ID)")
-    p.add_argument("--offset", type=int, default=0)
+    p.add_argument("--offset", type=non_negative_int, default=0)
     p.add_argument("--finalize", action="store_true",
                    help="after the array: reconcile with Slurm and rebuild the views")
 

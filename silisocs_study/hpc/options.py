@@ -6,11 +6,13 @@ written or submitted.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import StudyError
+from ..numeric import gigabytes, non_negative_int, positive_int, seconds
 from .hooks import Hooks
 
 ARRAY_MODES = ("case", "seed", "hypothesis", "run")
@@ -20,16 +22,17 @@ _NAME = re.compile(r"^[^\s\x00-\x1f]+$")
 def add_resource_flags(p: argparse.ArgumentParser, *, default_timeout: int | None) -> None:
     g = p.add_argument_group("Slurm resources (per job / array task)")
     g.add_argument("--job-name", default=None, help="Slurm job name (default silisocs-<study id>)")
-    g.add_argument("--timeout-minutes", type=int, default=default_timeout, metavar="MIN",
+    g.add_argument("--timeout-minutes", type=positive_int, default=default_timeout, metavar="MIN",
                    help="Slurm time limit of each job/task"
                         + (f" (default {default_timeout})" if default_timeout else
                            " (default: the script's #SBATCH --time)"))
-    g.add_argument("--cpus-per-task", type=int, default=None, metavar="N")
-    g.add_argument("--nodes", type=int, default=None, metavar="N")
-    g.add_argument("--tasks-per-node", type=int, default=None, metavar="N",
+    g.add_argument("--cpus-per-task", type=positive_int, default=None, metavar="N")
+    g.add_argument("--nodes", type=positive_int, default=None, metavar="N")
+    g.add_argument("--tasks-per-node", type=positive_int, default=None, metavar="N",
                    help="Slurm tasks per node (only rank 0 runs the study)")
-    g.add_argument("--gpus-per-node", type=int, default=None, metavar="N")
-    g.add_argument("--mem-gb", type=float, default=None, metavar="GB")
+    g.add_argument("--gpus-per-node", type=non_negative_int, default=None, metavar="N",
+                   help="0: none")
+    g.add_argument("--mem-gb", type=gigabytes, default=None, metavar="GB")
     g.add_argument("--partition", default=None)
     g.add_argument("--account", default=None)
     g.add_argument("--constraint", default=None)
@@ -44,7 +47,7 @@ def add_hook_flags(p: argparse.ArgumentParser) -> None:
                    help="bash -c CMD in its own process group, stopped (whole group) at the end")
     g.add_argument("--server-ready-url", default=None, metavar="URL",
                    help="poll until it answers HTTP 200-499 before running the study")
-    g.add_argument("--server-timeout-seconds", type=float, default=600.0, metavar="S",
+    g.add_argument("--server-timeout-seconds", type=seconds, default=600.0, metavar="S",
                    help="how long to wait for the ready URL (default 600)")
 
 
@@ -52,11 +55,11 @@ def add_selection_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--array-mode", choices=ARRAY_MODES, default="case",
                    help="one job/task per (hypothesis, condition) [case], per "
                         "(hypothesis, condition, seed) [seed], per hypothesis, or per run")
-    p.add_argument("--max-concurrent", type=int, default=None, metavar="N",
+    p.add_argument("--max-concurrent", type=positive_int, default=None, metavar="N",
                    help="at most N jobs/tasks of this submission run at once (array throttle)")
     p.add_argument("--retry-failed", action="store_true",
                    help="also (re)submit failed/timed-out runs (default: only runs not done)")
-    p.add_argument("--timeout-seconds", type=float, default=None, metavar="S",
+    p.add_argument("--timeout-seconds", type=seconds, default=None, metavar="S",
                    help="per-run timeout inside the job (the run is killed, recorded timeout)")
     p.add_argument("--workspace", default=None, metavar="DIR",
                    help="experiment specs: the folder to run in (default: claim the next)")
@@ -125,7 +128,7 @@ def _positive(args, name: str, flag: str, *, zero_ok: bool = False) -> None:
     value = getattr(args, name, None)
     if value is None:
         return
-    if value < 0 or (value == 0 and not zero_ok):
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
         raise StudyError(f"{flag} must be {'>= 0' if zero_ok else 'a positive number'}, "
                          f"got {value:g}")
 
