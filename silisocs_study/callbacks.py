@@ -6,14 +6,20 @@ holds no locks or handles; per-job state lives in a dict that is dropped when pi
 
 Jobs that share a process (basic launcher, reused joblib workers) stay isolated: the
 process-global state a job may change (stdout/stderr, logging handlers, cwd, environment,
-signal handlers, warning filters) is captured when it starts and restored when it ends,
-before the run is recorded.
+signal handlers, warning filters, processes it started) is captured when it starts and
+restored when it ends, before the run is recorded.
+
+The job's process holds the run's lease (:mod:`silisocs_study.ledger.lease`) from before the
+app starts until its record is written, so no second execution of the run can start meanwhile.
+A failed job's exception is replaced by a picklable one, so a joblib pool survives it.
 """
 from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -61,10 +67,70 @@ def _output_warnings(job: dict, config: Any) -> list[str]:
         return []
     ignore = hydra_entries(OmegaConf.select(config, "hydra.job.name", default=None),
                            OmegaConf.select(config, "hydra.output_subdir", default=None))
-    if not wrote_nothing(folder, ignore | {"command.log"}):
+    from .ledger.lease import LEASE_NAME
+
+    if not wrote_nothing(folder, ignore | {"command.log", LEASE_NAME}):
         return []
     return [f"the run wrote nothing into its folder {folder} (only Hydra's own files): does "
             f"the app read the injected output key? see run_defaults.inject.output_dir"]
+
+
+def _take_lease(job: dict, config: Any) -> int | None:
+    """The run's lease for this process. Held by a live process already: a single-run job
+    (a Slurm task started directly) stops before its app starts; a job of a multirun (its
+    orchestrator checked the lease just before launching: a race) waits for the holder."""
+    from omegaconf import OmegaConf
+
+    from .ledger import lease
+
+    fd, holder = lease.take(job["output_dir"], run_id=job["run_id"], session=job.get("session"))
+    if holder is None:
+        return fd
+    where = lease.describe(holder)
+    mode = str(OmegaConf.select(config, "hydra.mode", default="") or "")
+    if not mode.endswith("MULTIRUN"):
+        print(f"[silisocs-sweep] {job['run_id']} is executing in {where}: not starting it "
+              f"a second time", file=sys.stderr, flush=True)
+        os._exit(0)
+    print(f"[silisocs-sweep] {job['run_id']} is executing in {where}: waiting for it",
+          file=sys.stderr, flush=True)
+    while holder is not None:
+        time.sleep(0.5)
+        fd, holder = lease.take(job["output_dir"], run_id=job["run_id"],
+                                session=job.get("session"))
+    return fd
+
+
+class JobFailed(RuntimeError):
+    """A job's exception that could not be pickled (back to a joblib or submitit parent),
+    as its type name, message, exit code and tail."""
+
+    def __init__(self, message: str, exit_code: int = 1, tail: list[str] | None = None,
+                 timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.tail = tail or []
+        self.timed_out = timed_out
+
+    def __reduce__(self):
+        return (JobFailed, (str(self), self.exit_code, self.tail, self.timed_out))
+
+
+def _make_picklable(job_return: Any) -> None:
+    import pickle
+
+    exc = getattr(job_return, "_return_value", None)
+    if not isinstance(exc, BaseException):
+        return
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:  # noqa: BLE001 - whatever fails to pickle is replaced
+        tail = getattr(exc, "tail", None) or traceback.format_exception(
+            type(exc), exc, exc.__traceback__)[-20:]
+        job_return._return_value = JobFailed(
+            f"{type(exc).__name__}: {exc}", getattr(exc, "exit_code", 1),
+            [line for chunk in tail for line in str(chunk).splitlines()][-40:],
+            bool(getattr(exc, "timed_out", False)))
 
 
 def _is_rank_zero() -> bool:
@@ -88,9 +154,11 @@ class StudyCallback(Callback):
         self.rebuild_views = rebuild_views
         self._active: dict[str, dict] = {}
         self._state: dict[str, Any] = {}
+        self._leases: dict[str, int | None] = {}
 
     def __getstate__(self) -> dict:
-        return {"rebuild_views": self.rebuild_views, "_active": {}, "_state": {}}
+        return {"rebuild_views": self.rebuild_views, "_active": {}, "_state": {},
+                "_leases": {}}
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         path = _job_path(config)
@@ -102,6 +170,8 @@ class StudyCallback(Callback):
 
         self._state[path] = ProcessState.capture()
         job = read_job(path)
+        if job.get("mode") != "reuse_existing":
+            self._leases[path] = _take_lease(job, config)
         from .launch.configcache import install
 
         install()   # a reused worker (joblib) composes its next jobs from parsed files
@@ -138,8 +208,16 @@ class StudyCallback(Callback):
             tail = getattr(exc, "tail", None) or (traceback.format_exception(
                 type(exc), exc, exc.__traceback__)[-20:] if exc is not None else [])
             tail = [line.rstrip("\n") for chunk in tail for line in chunk.splitlines()][-40:]
-        record_finish(job, started, status=status, error=error, tail=tail, exit_code=code,
-                      launcher=_launcher_name(config), warnings=_output_warnings(job, config))
+        try:
+            record_finish(job, started, status=status, error=error, tail=tail,
+                          exit_code=code, launcher=_launcher_name(config),
+                          warnings=_output_warnings(job, config))
+        finally:
+            from .ledger.lease import release
+
+            release(self._leases.pop(path, None))   # after the record: it decides now
+        if status != "success":
+            _make_picklable(job_return)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         """Rebuild the views unless the study sweeper already did in this process."""

@@ -133,16 +133,21 @@ def _command(spec: EvaluatorSpec, job: dict, run_dir: Path, output: Path) -> dic
 
 def run_logged(argv: list[str], *, cwd: str | Path, log_path: Path, timeout: float | None,
                env: dict | None = None) -> tuple[int, bool]:
-    """Run argv in its own process group with output to ``log_path``.
+    """Run argv in its own process group with output to ``log_path``, through the guard
+    (:mod:`silisocs_study.launch.guard`): it dies with this process, however this process
+    dies, and takes argv's whole process group with it.
 
     On timeout the whole group gets SIGTERM, then SIGKILL after a grace period, so that
     grandchildren (shell wrappers, ``uv run``) die too. Returns (exit code, timed_out).
     """
+    from .launch.guard import guarded
+
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         try:
-            proc = subprocess.Popen(argv, cwd=str(cwd), stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True, env=env)
+            proc = subprocess.Popen(guarded(list(argv)), cwd=str(cwd), stdout=log,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    start_new_session=True, env=env)
         except OSError as exc:
             log.write(f"cannot start {argv[0]!r}: {exc}\n".encode())
             return 127, False

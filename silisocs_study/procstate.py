@@ -6,6 +6,10 @@ one job does to the process leaks into the next. silisocs' runner, for one, repl
 the next job then writes into that adapter, which logs to the handler again — the second job
 dies in a ``RecursionError``. The study callback captures this state when a job starts and
 restores it when the job ends, before anything else runs in the process.
+
+Processes a job starts die with it: the job's process becomes a child subreaper (orphaned
+grandchildren come back to it instead of init), and when the job ends every descendant that
+appeared during the job gets SIGTERM, a short grace, then SIGKILL — after a timeout too.
 """
 from __future__ import annotations
 
@@ -42,6 +46,8 @@ class ProcessState:
     logging_disable: int
     warning_filters: list
     signals: dict[int, Any] = field(default_factory=dict)
+    processes: frozenset = frozenset()   # descendants alive when the job started
+    subreaper: bool = False              # whether this process was a subreaper before
 
     @classmethod
     def capture(cls) -> "ProcessState":
@@ -63,7 +69,9 @@ class ProcessState:
                     pass
         return cls(stdout=sys.stdout, stderr=sys.stderr, cwd=cwd, environ=dict(os.environ),
                    loggers=loggers, logging_disable=manager.disable,
-                   warning_filters=list(warnings.filters), signals=signals)
+                   warning_filters=list(warnings.filters), signals=signals,
+                   processes=frozenset(descendants(os.getpid())),
+                   subreaper=set_subreaper(True))
 
     def restore(self, *, keep_env: Iterable[str] = ()) -> list[str]:
         """Put everything back; returns what the job had changed (for the record).
@@ -94,6 +102,10 @@ class ProcessState:
         if warnings.filters != self.warning_filters:
             warnings.filters[:] = self.warning_filters
             warnings._filters_mutated()  # type: ignore[attr-defined]
+        left = kill_new_descendants(self.processes)
+        if left:
+            changed.append(f"{len(left)} process(es) it started")
+        set_subreaper(self.subreaper)
         if self.signals and threading.current_thread() is threading.main_thread():
             for sig, handler in self.signals.items():
                 try:
@@ -132,6 +144,88 @@ class ProcessState:
                 logger.disabled = before.disabled
                 changed = True
         return changed
+
+
+PR_SET_CHILD_SUBREAPER = 36
+PR_GET_CHILD_SUBREAPER = 37
+
+
+def set_subreaper(on: bool) -> bool:
+    """Make this process a child subreaper (or not): orphans of its descendants are
+    re-parented to it instead of init, so a job's grandchildren stay findable for the length
+    of the job (Linux; no-op elsewhere). Returns the previous setting."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        previous = ctypes.c_int(0)
+        libc.prctl(PR_GET_CHILD_SUBREAPER, ctypes.byref(previous), 0, 0, 0)
+        libc.prctl(PR_SET_CHILD_SUBREAPER, 1 if on else 0, 0, 0, 0)
+        return bool(previous.value)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        return False
+
+
+def descendants(root: int) -> set[int]:
+    """Live descendant pids of ``root`` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:  # pragma: no cover - no procfs
+        return set()
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if fields and fields[0] not in (b"Z", b"X"):
+            children.setdefault(int(fields[1]), []).append(int(name))
+    out: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in out:
+                out.add(child)
+                todo.append(child)
+    return out
+
+
+def kill_new_descendants(before: frozenset, grace: float = 2.0) -> list[int]:
+    """SIGTERM every descendant not in ``before``, SIGKILL what is left after ``grace``;
+    reap the ones that are our children. Returns the pids it signalled."""
+    import time
+
+    new = sorted(descendants(os.getpid()) - before)
+    if not new:
+        return []
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in new:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 1.0)
+        while time.monotonic() < deadline:
+            _reap(new)
+            if not (descendants(os.getpid()) & set(new)):
+                return new
+            time.sleep(0.05)
+    _reap(new)
+    return new
+
+
+def _reap(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        except OSError:  # pragma: no cover
+            pass
 
 
 def _of(logger: logging.Logger) -> _LoggerState:

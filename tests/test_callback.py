@@ -69,6 +69,13 @@ def test_only_rank_zero_records(tmp_path, monkeypatch):
     StudyCallback().on_job_start(config)
     assert not (gen / "records").exists()
     monkeypatch.setenv("SUBMITIT_GLOBAL_RANK", "0")
-    StudyCallback().on_job_start(config)
+    cb = StudyCallback()
+    cb.on_job_start(config)
     assert json.loads((gen / "records" / "h1__a__s__seed1.json").read_text())["status"] == \
         "running"
+    # end the job too: its start made this (test) process a subreaper and took the lease
+    from hydra.core.utils import JobReturn, JobStatus
+
+    cb.on_job_end(config, job_return=JobReturn(status=JobStatus.COMPLETED, _return_value=0))
+    assert json.loads((gen / "records" / "h1__a__s__seed1.json").read_text())["status"] == \
+        "success"

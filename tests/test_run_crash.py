@@ -124,6 +124,16 @@ def test_kill_9_of_the_orchestrator_then_run_finishes_exactly_the_missing_runs(t
             break
         time.sleep(0.05)
     assert not _group_alive(pgid), "part of the orchestrator survived kill -9"
+    # the multirun it started (its own process group, behind the guard) goes down with it:
+    # every run's lease is released within the guard's grace period
+    from silisocs_study.ledger import lease
+
+    folders = [study / "runs" / "h1" / "slow" / SCEN / f"seed_{s}" / "run" for s in seeds]
+    for _ in range(200):
+        if not any(lease.holder(f) for f in folders):
+            break
+        time.sleep(0.05)
+    assert not any(lease.holder(f) for f in folders), "a run kept executing after kill -9"
 
     before = load_records(study)
     succeeded = {k: r["attempt_id"] for k, r in before.items() if r["status"] == "success"}

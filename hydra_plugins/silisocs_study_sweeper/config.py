@@ -40,6 +40,7 @@ class StudySweeperConf:
     scope: str = "auto"
     unit_config_path: Optional[str] = None
     check: Optional[str] = None       # compose each group once, write this JSON report, run nothing
+    wait: bool = False                # another process runs this study: wait instead of exit 2
     session: Optional[str] = None     # set by `silisocs-sweep run` to resume across restarts
     attach_callback: bool = True      # add StudyCallback when hydra/callbacks=study is missing
     params: Optional[Dict[str, str]] = None   # basic-sweeper compatibility (no study)

@@ -26,7 +26,7 @@ from .direct import write_direct_tasks
 from .groups import make_tasks
 from .options import check_selection, hooks_from, resources_from
 from .planfile import row_ranges
-from .submission import (append_submission, describe, load_selection, new_submission_id,
+from .submission import (append_submission, describe, locked_selection, new_submission_id,
                          nothing_to_submit, runs_to_do, slurm_dir, study_ref, write_env_file,
                          write_experiment_spec)
 
@@ -57,105 +57,106 @@ def cmd_slurm_array(args: argparse.Namespace) -> int:
         if not have_slurm():
             raise StudyError("sbatch not found: --submit needs a Slurm cluster (without "
                              "--submit the files and the sbatch command are written)")
-    plan, records = load_selection(args)
-    study = plan.study
-    resources.job_name = resources.job_name or f"silisocs-{study.study_id}"[:64]
-    todo, decisions, queued = runs_to_do(plan, records, retry_failed=args.retry_failed,
-                                         stale=args.stale)
-    print(describe(plan, decisions, todo, queued))
-    if not todo:
-        return nothing_to_submit(args, plan)
-    selected = Plan(study, todo, plan.total, plan.filters)
-    if not args.skip_config_check:   # one-run tasks start the app with the exact overrides
-        from ..launch.multirun import check_plan
+    with locked_selection(args) as (plan, records):   # one orchestrator per study
+        study = plan.study
+        resources.job_name = resources.job_name or f"silisocs-{study.study_id}"[:64]
+        todo, decisions, queued = runs_to_do(plan, records, retry_failed=args.retry_failed,
+                                             stale=args.stale)
+        print(describe(plan, decisions, todo, queued))
+        if not todo:
+            return nothing_to_submit(args, plan)
+        selected = Plan(study, todo, plan.total, plan.filters)
+        if not args.skip_config_check:   # one-run tasks start the app with the exact overrides
+            from ..launch.multirun import check_plan
 
-        notes: list[str] = []
-        print(check_plan(selected, runner_python, list(args.hydra_overrides or []),
-                         warnings=notes))
-        for note in notes:
-            print(f"warning: {note}", file=sys.stderr)
-    write_experiment_spec(plan)
-    tasks = make_tasks(todo, args.array_mode, plan.filters, args.runs_per_task or 1)
-    sub_id = new_submission_id()
-    folder = slurm_dir(study.generated) / sub_id
-    (folder / "logs").mkdir(parents=True, exist_ok=True)
-    plan_path = folder / "plan.json"
-    write_plan_json(selected, plan_path, python_executable())
-    head_len, ranges = row_ranges(plan_path.read_bytes())
-    row_of = {run.run_id: ranges[i] for i, run in enumerate(todo)}
-    meta = {
-        "schema_version": 1, "submission": sub_id, "created_at": utc_now(),
-        "plan": "plan.json", "head_len": head_len, "array_mode": args.array_mode,
-        "study": {"ref": study_ref(study), "file": str(study.file),
-                  "repo_root": str(study.repo_root), "workspace": str(study.workspace),
-                  "kind": study.kind},
-        "settings": {"retry_failed": bool(args.retry_failed), "stale": args.stale,
-                     "timeout_seconds": args.timeout_seconds,
-                     "hydra_overrides": list(args.hydra_overrides or [])},
-        "tasks": [{"label": t.label, "run_ids": t.run_ids,
-                   "rows": [list(row_of[i]) for i in t.run_ids]} for t in tasks],
-    }
-    atomic_write_bytes(folder / "tasks.json", json.dumps(meta, ensure_ascii=False).encode())
-    extra = list(args.hydra_overrides or [])
-    if not any("sweeper" in o for o in extra):  # sweeper settings need the multirun path
-        write_direct_tasks(folder, study, tasks, runner_python, session=sub_id,
-                           timeout_seconds=args.timeout_seconds, extra=extra)
-    write_env_file(folder / "env.sh", {
-        "SILISOCS_SUBMISSION_DIR": str(folder), "SILISOCS_REPO_ROOT": str(study.repo_root),
-        "SILISOCS_RUNNER_PYTHON": runner_python, "SILISOCS_N_TASKS": str(len(tasks)),
-        "SILISOCS_STUDY_FILE": study_ref(study), "SILISOCS_ARRAY_MODE": args.array_mode,
-        **hooks.env()})
-    commands = _sbatch_commands(folder, base, len(tasks), args.max_concurrent, resources,
-                                runner_python)
-    script = "#!/usr/bin/env bash\n# sbatch command(s) of submission " + sub_id + \
-        " (the finalize job waits for all array jobs: replace JOBIDS)\nset -euo pipefail\n" + \
-        "".join(shlex.join(c) + "\n" for c in commands["arrays"]) + \
-        shlex.join(commands["finalize"]) + "\n"
-    atomic_write_text(folder / "sbatch.sh", script, mode=0o755)
-    print(f"Array mode {args.array_mode}: {len(tasks)} task(s) for {len(todo)} run(s)"
-          f"{f', {args.runs_per_task} run(s) per task' if (args.runs_per_task or 1) > 1 else ''}"
-          f"; {len(commands['arrays'])} sbatch submission(s)")
-    print(f"Submission: {folder}")
-    for c in commands["arrays"]:
-        print("  " + shlex.join(c))
-    if not args.submit:
-        print(f"Not submitted (add --submit). Commands written to {folder / 'sbatch.sh'}")
-        return 0
-    from .slurm import cancel, sbatch
-
-    job_ids: list[str] = []
-    try:
+            notes: list[str] = []
+            print(check_plan(selected, runner_python, list(args.hydra_overrides or []),
+                             warnings=notes))
+            for note in notes:
+                print(f"warning: {note}", file=sys.stderr)
+        write_experiment_spec(plan)
+        tasks = make_tasks(todo, args.array_mode, plan.filters, args.runs_per_task or 1)
+        sub_id = new_submission_id()
+        folder = slurm_dir(study.generated) / sub_id
+        (folder / "logs").mkdir(parents=True, exist_ok=True)
+        plan_path = folder / "plan.json"
+        write_plan_json(selected, plan_path, python_executable())
+        head_len, ranges = row_ranges(plan_path.read_bytes())
+        row_of = {run.run_id: ranges[i] for i, run in enumerate(todo)}
+        meta = {
+            "schema_version": 1, "submission": sub_id, "created_at": utc_now(),
+            "plan": "plan.json", "head_len": head_len, "array_mode": args.array_mode,
+            "study": {"ref": study_ref(study), "file": str(study.file),
+                      "repo_root": str(study.repo_root), "workspace": str(study.workspace),
+                      "kind": study.kind},
+            "settings": {"retry_failed": bool(args.retry_failed), "stale": args.stale,
+                         "timeout_seconds": args.timeout_seconds,
+                         "hydra_overrides": list(args.hydra_overrides or [])},
+            "tasks": [{"label": t.label, "run_ids": t.run_ids,
+                       "rows": [list(row_of[i]) for i in t.run_ids]} for t in tasks],
+        }
+        atomic_write_bytes(folder / "tasks.json", json.dumps(meta, ensure_ascii=False).encode())
+        extra = list(args.hydra_overrides or [])
+        if not any("sweeper" in o for o in extra):  # sweeper settings need the multirun path
+            write_direct_tasks(folder, study, tasks, runner_python, session=sub_id,
+                               timeout_seconds=args.timeout_seconds, extra=extra)
+        write_env_file(folder / "env.sh", {
+            "SILISOCS_SUBMISSION_DIR": str(folder), "SILISOCS_REPO_ROOT": str(study.repo_root),
+            "SILISOCS_RUNNER_PYTHON": runner_python, "SILISOCS_N_TASKS": str(len(tasks)),
+            "SILISOCS_STUDY_FILE": study_ref(study), "SILISOCS_ARRAY_MODE": args.array_mode,
+            **hooks.env()})
+        commands = _sbatch_commands(folder, base, len(tasks), args.max_concurrent, resources,
+                                    runner_python)
+        script = "#!/usr/bin/env bash\n# sbatch command(s) of submission " + sub_id + \
+            " (the finalize job waits for all array jobs: replace JOBIDS)\nset -euo pipefail\n" + \
+            "".join(shlex.join(c) + "\n" for c in commands["arrays"]) + \
+            shlex.join(commands["finalize"]) + "\n"
+        atomic_write_text(folder / "sbatch.sh", script, mode=0o755)
+        packed = f", {args.runs_per_task} run(s) per task" \
+            if (args.runs_per_task or 1) > 1 else ""
+        print(f"Array mode {args.array_mode}: {len(tasks)} task(s) for {len(todo)} run(s)"
+              f"{packed}; {len(commands['arrays'])} sbatch submission(s)")
+        print(f"Submission: {folder}")
         for c in commands["arrays"]:
-            job_ids.append(sbatch(c[2:]))  # drop "sbatch --parsable"
-    except StudyError:
-        cancel(job_ids)  # all or nothing: a half-submitted array would confuse resume
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    fin = list(commands["finalize"])
-    fin[fin.index("--dependency=afterany:JOBIDS")] = "--dependency=afterany:" + \
-        ":".join(job_ids)
-    finalize_id = None
-    try:
-        finalize_id = sbatch(fin[2:])
-    except StudyError as exc:
-        print(f"warning: the finalize job was not submitted ({exc.message}); run "
-              f"`{COMMAND} status` / `organize` later to rebuild the views",
-              file=sys.stderr)
-    runs: dict[str, str] = {}
-    m = _chunk_size(len(tasks))
-    for t in tasks:
-        ref = f"{job_ids[t.index // m]}_{t.index % m}"
-        for run in t.runs:
-            runs[run.run_id] = ref
-    append_submission(study.generated, {
-        "schema_version": 1, "id": sub_id, "kind": "slurm-array", "submitted_at": utc_now(),
-        "study": study_ref(study), "array_mode": args.array_mode,
-        "retry_failed": bool(args.retry_failed), "dir": str(folder), "job_ids": job_ids,
-        "finalize_job_id": finalize_id, "n_tasks": len(tasks),
-        "chunk": m, "log_pattern": str(folder / "logs" / "%A_%a.out"), "runs": runs})
-    print("Submitted array job(s): " + ", ".join(job_ids)
-          + (f"; views job {finalize_id} (afterany)" if finalize_id else ""))
-    return 0
+            print("  " + shlex.join(c))
+        if not args.submit:
+            print(f"Not submitted (add --submit). Commands written to {folder / 'sbatch.sh'}")
+            return 0
+        from .slurm import cancel, sbatch
+
+        job_ids: list[str] = []
+        try:
+            for c in commands["arrays"]:
+                job_ids.append(sbatch(c[2:]))  # drop "sbatch --parsable"
+        except StudyError:
+            cancel(job_ids)  # all or nothing: a half-submitted array would confuse resume
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        fin = list(commands["finalize"])
+        fin[fin.index("--dependency=afterany:JOBIDS")] = "--dependency=afterany:" + \
+            ":".join(job_ids)
+        finalize_id = None
+        try:
+            finalize_id = sbatch(fin[2:])
+        except StudyError as exc:
+            print(f"warning: the finalize job was not submitted ({exc.message}); run "
+                  f"`{COMMAND} status` / `organize` later to rebuild the views",
+                  file=sys.stderr)
+        runs: dict[str, str] = {}
+        m = _chunk_size(len(tasks))
+        for t in tasks:
+            ref = f"{job_ids[t.index // m]}_{t.index % m}"
+            for run in t.runs:
+                runs[run.run_id] = ref
+        append_submission(study.generated, {
+            "schema_version": 1, "id": sub_id, "kind": "slurm-array", "submitted_at": utc_now(),
+            "study": study_ref(study), "array_mode": args.array_mode,
+            "retry_failed": bool(args.retry_failed), "dir": str(folder), "job_ids": job_ids,
+            "finalize_job_id": finalize_id, "n_tasks": len(tasks),
+            "chunk": m, "log_pattern": str(folder / "logs" / "%A_%a.out"), "runs": runs})
+        print("Submitted array job(s): " + ", ".join(job_ids)
+              + (f"; views job {finalize_id} (afterany)" if finalize_id else ""))
+        return 0
 
 
 def _chunk_size(n_tasks: int) -> int:

@@ -12,6 +12,8 @@ Slurm about runs that have not reported yet.
 """
 from __future__ import annotations
 
+import contextlib
+
 import argparse
 import json
 import os
@@ -73,6 +75,22 @@ def load_selection(args: argparse.Namespace):
     return plan, records
 
 
+@contextlib.contextmanager
+def locked_selection(args: argparse.Namespace):
+    """``load_selection`` under the study lock, held while the submission is decided and
+    written (``--wait``: wait for another orchestrator instead of exit 2)."""
+    from ..ledger.studylock import study_lock
+
+    plan, records = load_selection(args)
+    study = plan.study
+    with study_lock(study.workspace, study=f"study {study.study_id}",
+                    wait=getattr(args, "wait", False)):
+        from ..ledger import Ledger
+
+        # what another orchestrator finished while this one waited counts
+        yield plan, Ledger(study.generated).all() if getattr(args, "wait", False) else records
+
+
 def runs_to_do(plan, records: dict, *, retry_failed: bool, stale: str, write: bool = True):
     """(runs to submit in plan order, decisions, ids queued in earlier submissions).
 
@@ -87,9 +105,20 @@ def runs_to_do(plan, records: dict, *, retry_failed: bool, stale: str, write: bo
     decisions = decide(plan.runs, view, retry_failed=retry_failed, stale=stale)
     wanted = {r.run_id for r in decisions.launch} | {r.run_id for r in decisions.reuse}
     todo = [r for r in plan.runs if r.run_id in wanted and r.run_id not in queued]
+    todo = [r for r in todo if r.reuse is not None or not _executing(r)]
     skipped_queued = sorted(r.run_id for r in plan.runs if r.run_id in wanted
                             and r.run_id in queued)
     return todo, decisions, {k: queued[k] for k in skipped_queued}
+
+
+def _executing(run) -> bool:
+    """A live process holds the run's lease (a job of another submission, a local run)."""
+    from ..ledger import lease
+
+    holder = lease.holder(run.output_dir)
+    if holder is not None:
+        print(f"  {run.run_id} is executing in {lease.describe(holder)}: not submitted")
+    return holder is not None
 
 
 def nothing_to_submit(args: argparse.Namespace, plan) -> int:

@@ -21,7 +21,7 @@ from ..errors import StudyError
 from ..ledger.records import utc_now
 from .groups import make_tasks
 from .options import check_selection, hooks_from, resources_from
-from .submission import (append_submission, describe, load_selection, new_submission_id,
+from .submission import (append_submission, describe, locked_selection, new_submission_id,
                          nothing_to_submit, release_experiment_folder, runs_to_do, study_ref,
                          write_experiment_spec)
 
@@ -29,8 +29,13 @@ SHOW = 10
 
 
 def job_command(study, filters, args: argparse.Namespace, python: str) -> list[str]:
-    cmd = [python, "-m", "silisocs_study", "--study", study_ref(study), "--repo-root",
-           str(study.repo_root), "run", "--yes", "--no-progress"]
+    from ..ledger.studylock import HELD_ENV
+
+    # the jobs of one submission run side by side, each a `run` of its group: they share the
+    # submission's claim on the study (runs are kept apart by their leases)
+    held = f"{HELD_ENV}={Path(study.workspace).resolve()}"
+    cmd = ["env", held, python, "-m", "silisocs_study", "--study", study_ref(study),
+           "--repo-root", str(study.repo_root), "run", "--yes", "--no-progress"]
     if study.kind == "experiment":
         cmd += ["--workspace", str(study.workspace)]
     if args.retry_failed:
@@ -55,50 +60,50 @@ def cmd_submitit(args: argparse.Namespace) -> int:
         if not have_slurm():
             raise StudyError("sbatch not found: submitit needs a Slurm cluster (use --dry-run "
                              "to see the jobs, or `run --launcher submitit_local`)")
-    plan, records = load_selection(args)
-    study = plan.study
-    resources.job_name = resources.job_name or f"silisocs-{study.study_id}"[:64]
-    todo, decisions, queued = runs_to_do(plan, records, retry_failed=args.retry_failed,
-                                         stale=args.stale, write=not args.dry_run)
-    print(describe(plan, decisions, todo, queued))
-    if not todo:
-        return nothing_to_submit(args, plan)
-    tasks = make_tasks(todo, args.array_mode, plan.filters)
-    python = sys.executable
-    specs = [{"group": t.label, "run_ids": t.run_ids, "cwd": str(study.repo_root),
-              "cmd": job_command(study, t.filters, args, python), "hooks": hooks.to_json()}
-             for t in tasks]
-    print(f"Array mode {args.array_mode}: {len(specs)} job(s) for {len(todo)} run(s)")
-    for spec in specs[:SHOW]:
-        print(f"  [{spec['group']}] {shlex.join(spec['cmd'])}")
-    if len(specs) > SHOW:
-        print(f"  ... and {len(specs) - SHOW} more")
-    if args.dry_run:
-        print("Dry run: nothing submitted.")
-        release_experiment_folder(args, plan)
+    with locked_selection(args) as (plan, records):   # one orchestrator per study
+        study = plan.study
+        resources.job_name = resources.job_name or f"silisocs-{study.study_id}"[:64]
+        todo, decisions, queued = runs_to_do(plan, records, retry_failed=args.retry_failed,
+                                             stale=args.stale, write=not args.dry_run)
+        print(describe(plan, decisions, todo, queued))
+        if not todo:
+            return nothing_to_submit(args, plan)
+        tasks = make_tasks(todo, args.array_mode, plan.filters)
+        python = sys.executable
+        specs = [{"group": t.label, "run_ids": t.run_ids, "cwd": str(study.repo_root),
+                  "cmd": job_command(study, t.filters, args, python), "hooks": hooks.to_json()}
+                 for t in tasks]
+        print(f"Array mode {args.array_mode}: {len(specs)} job(s) for {len(todo)} run(s)")
+        for spec in specs[:SHOW]:
+            print(f"  [{spec['group']}] {shlex.join(spec['cmd'])}")
+        if len(specs) > SHOW:
+            print(f"  ... and {len(specs) - SHOW} more")
+        if args.dry_run:
+            print("Dry run: nothing submitted.")
+            release_experiment_folder(args, plan)
+            return 0
+        write_experiment_spec(plan)
+        folder = Path(args.folder).expanduser().resolve() if args.folder else \
+            study.generated / "submitit"
+        sub_id = new_submission_id()
+        jobs = _submit(folder, specs, resources, args.max_concurrent)
+        runs: dict[str, str] = {}
+        groups = []
+        for spec, job in zip(specs, jobs, strict=True):
+            job_id = str(job.job_id)
+            for run_id in spec["run_ids"]:
+                runs[run_id] = job_id
+            groups.append({"job_id": job_id, "group": spec["group"], "run_ids": spec["run_ids"],
+                           "log": str(job.paths.stderr)})
+        append_submission(study.generated, {
+            "schema_version": 1, "id": sub_id, "kind": "submitit", "submitted_at": utc_now(),
+            "study": study_ref(study), "array_mode": args.array_mode,
+            "retry_failed": bool(args.retry_failed), "dir": str(folder),
+            "job_ids": [g["job_id"] for g in groups], "groups": groups, "runs": runs})
+        print(f"Submitted {len(jobs)} job(s): " + ", ".join(g["job_id"] for g in groups[:20])
+              + (" ..." if len(groups) > 20 else ""))
+        print(f"Follow with: {COMMAND} --study {shlex.quote(study_ref(study))} status")
         return 0
-    write_experiment_spec(plan)
-    folder = Path(args.folder).expanduser().resolve() if args.folder else \
-        study.generated / "submitit"
-    sub_id = new_submission_id()
-    jobs = _submit(folder, specs, resources, args.max_concurrent)
-    runs: dict[str, str] = {}
-    groups = []
-    for spec, job in zip(specs, jobs, strict=True):
-        job_id = str(job.job_id)
-        for run_id in spec["run_ids"]:
-            runs[run_id] = job_id
-        groups.append({"job_id": job_id, "group": spec["group"], "run_ids": spec["run_ids"],
-                       "log": str(job.paths.stderr)})
-    append_submission(study.generated, {
-        "schema_version": 1, "id": sub_id, "kind": "submitit", "submitted_at": utc_now(),
-        "study": study_ref(study), "array_mode": args.array_mode,
-        "retry_failed": bool(args.retry_failed), "dir": str(folder),
-        "job_ids": [g["job_id"] for g in groups], "groups": groups, "runs": runs})
-    print(f"Submitted {len(jobs)} job(s): " + ", ".join(g["job_id"] for g in groups[:20])
-          + (" ..." if len(groups) > 20 else ""))
-    print(f"Follow with: {COMMAND} --study {shlex.quote(study_ref(study))} status")
-    return 0
 
 
 def _submit(folder: Path, specs: list[dict], resources, max_concurrent: int | None) -> list:

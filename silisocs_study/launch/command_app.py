@@ -32,6 +32,9 @@ class CommandFailed(RuntimeError):
         self.tail = tail
         self.timed_out = timed_out
 
+    def __reduce__(self):   # pickled back to a joblib/submitit parent as itself
+        return (CommandFailed, (str(self), self.exit_code, self.tail, self.timed_out))
+
 
 def run_command_job(job: dict) -> int:
     from ..evaluate import run_logged, tail

@@ -252,11 +252,15 @@ def _watch(cmd, *, cwd: str, log_path: Path, ledger, ids: set, session: str, pro
     env = dict(os.environ)
     env.setdefault("HYDRA_FULL_ERROR", "1")
     env[DEFER_VIEWS_ENV] = session   # the caller rebuilds the views once at the end
+    from .guard import guarded
+
     with open(log_path, "wb") as log:
         log.write(("$ " + shlex.join(cmd) + "\n").encode())
         log.flush()
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env=env)
+        # through the guard: if this process dies (even by SIGKILL), the multirun and
+        # everything it started (joblib workers, exact commands) die with it
+        proc = subprocess.Popen(guarded(cmd), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         shown = Progress(ledger, ids, session, plain=plain or not sys.stdout.isatty()) \
             if progress else None
         try:
@@ -268,7 +272,7 @@ def _watch(cmd, *, cwd: str, log_path: Path, ledger, ids: set, session: str, pro
                 except subprocess.TimeoutExpired:
                     pass
         except KeyboardInterrupt:
-            proc.terminate()
+            proc.terminate()   # the guard stops the multirun's whole process group
             proc.wait()
             raise
         finally:

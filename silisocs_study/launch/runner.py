@@ -20,10 +20,7 @@ from ..plan import app_key
 
 
 def run_study(args: argparse.Namespace) -> int:
-    from ..cli import load_plan, python_for_runs
-    from ..ledger import Ledger
-    from .reuse import record_reuse_run
-    from .decide import decide
+    from ..cli import load_plan
 
     plan = load_plan(args)
     if plan.study.kind == "experiment":  # claim the {seq} folder (or pin --workspace)
@@ -35,6 +32,22 @@ def run_study(args: argparse.Namespace) -> int:
                          "is its own directory")
     study = plan.study
     args.loaded_study = study  # for the Python API (silisocs_study.run)
+    if args.dry_run:
+        return _run(args, plan)
+    from ..ledger.studylock import study_lock
+
+    with study_lock(study.workspace, study=f"study {study.study_id}",
+                    wait=getattr(args, "wait", False)):   # one orchestrator per study
+        return _run(args, plan)
+
+
+def _run(args: argparse.Namespace, plan) -> int:
+    from ..cli import python_for_runs
+    from ..ledger import Ledger
+    from .decide import decide
+    from .reuse import record_reuse_run
+
+    study = plan.study
     python = python_for_runs()
     ledger = Ledger(study.generated)
     from ..ledger.adopt import adopt_external

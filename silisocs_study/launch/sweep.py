@@ -62,6 +62,7 @@ class SweepSettings:
                              f"got '{self.scope}'")
         self.unit_config_path: str | None = kw.get("unit_config_path") or None
         self.check: str | None = kw.get("check") or None   # report path: compose only
+        self.wait = bool(kw.get("wait"))   # another orchestrator runs the study: wait
         self.attach_callback = kw.get("attach_callback", True)
 
 
@@ -184,6 +185,7 @@ class StudySweep:
         self.launcher = launcher
         self.validate_fn = validate_fn
         self.failed: list[str] = []
+        self.busy: list[str] = []   # still executing elsewhere: not started here
         self.succeeded = 0
 
     # -- entry --------------------------------------------------------------------------------
@@ -209,6 +211,15 @@ class StudySweep:
         app = ProcessApp(current_app_module(), self.config)
         if self.s.check:
             return self._check(study, plan, extra, python, facts, app)
+        if self.s.scope == "unit" or self.s.plan_file or self.s.dry_run:
+            return self._sweep(study, plan, extra, python, facts, app)
+        from ..ledger.studylock import study_lock
+
+        # one orchestrator per study (a CLI `run` that started this multirun holds it already)
+        with study_lock(study.workspace, study=f"study {study.study_id}", wait=self.s.wait):
+            return self._sweep(study, plan, extra, python, facts, app)
+
+    def _sweep(self, study, plan, extra: list[str], python: str, facts, app) -> list:
         from ..ledger import Ledger
 
         top = self.s.scope != "unit"   # a unit multirun does only its app's runs
@@ -351,6 +362,11 @@ class StudySweep:
             where = f"  (log: {rec['log_path']})" if rec.get("log_path") else ""
             print(f"  [{rec.get('status')}] {rec['run_id']}: {rec.get('error')}{where}",
                   file=sys.stderr)
+        busy = [r for r in unrun if r in set(self.busy)]
+        if busy:
+            print(f"  still executing elsewhere (not started again): {', '.join(busy[:5])}"
+                  f"{' ...' if len(busy) > 5 else ''}", file=sys.stderr)
+        unrun = [r for r in unrun if r not in set(self.busy)]
         if unrun:
             print(f"  not run: {', '.join(unrun[:5])}{' ...' if len(unrun) > 5 else ''}",
                   file=sys.stderr)
@@ -429,6 +445,9 @@ class StudySweep:
                 batch = [solo.pop(0)]
             else:
                 batch, queue = queue[:size], queue[size:]
+            batch = self._not_executing(batch)
+            if not batch:
+                continue
             overrides = [self._job_overrides(study, r, extra, python,
                                              previous=self._clear_folder(study, r))
                          for r in batch]
@@ -478,6 +497,22 @@ class StudySweep:
                             "launched", len(queue) + len(solo))
                 break
         return returns
+
+    def _not_executing(self, runs: list[Run]) -> list[Run]:
+        """Runs whose lease no live process holds. One that is still executing (a Slurm task,
+        an orphan of a killed orchestrator) is never started a second time: reported."""
+        from ..ledger import lease
+
+        free = []
+        for run in runs:
+            holder = lease.holder(run.output_dir)
+            if holder is None:
+                free.append(run)
+                continue
+            log.warning("%s is executing in %s: not starting it a second time", run.run_id,
+                        lease.describe(holder))
+            self.busy.append(run.run_id)
+        return free
 
     def _clear_folder(self, study, run: Run) -> str | None:
         """Move what an earlier attempt left in the run's folder aside (never summed)."""

@@ -1,0 +1,115 @@
+"""``python -m silisocs_study.launch.guard -- CMD ...``: run CMD so that it cannot outlive us.
+
+Why: a SIGKILL of the process that started CMD (an orchestrator, a job) leaves CMD running,
+together with everything CMD started (``uv run`` wrappers, app processes, joblib workers), and
+a child in its own process group is out of reach of whoever kills the parent's group. The guard
+is a tiny parent in between. It leads a process group of its own (its caller starts it with
+``start_new_session=True``, else it makes one) and runs CMD in that group, so CMD and all it
+starts share one group. It asks the kernel to signal the guard when the guard's parent dies
+(``PR_SET_PDEATHSIG``, even by SIGKILL), and on that signal, on SIGTERM/SIGINT/SIGHUP, and when
+CMD ends, it kills the rest of the group (TERM, a grace period, then KILL). It exits with CMD's
+status. A caller that kills the guard's whole group (a timeout) reaches CMD directly.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+
+PR_SET_PDEATHSIG = 1
+GRACE_SECONDS = 5.0
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent dies (Linux; no-op
+    elsewhere)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def guarded(argv: list[str], python: str | None = None) -> list[str]:
+    """``argv`` wrapped by the guard (start it with ``start_new_session=True``)."""
+    return [python or sys.executable, "-m", "silisocs_study.launch.guard", "--", *argv]
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of process group ``pgid`` (from /proc), this process excluded."""
+    out = []
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+            out.append(int(name))
+    return out
+
+
+def kill_members(pgid: int, grace: float = GRACE_SECONDS) -> None:
+    """TERM every other member of ``pgid``, wait up to ``grace``, then KILL what is left."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 1.0)):
+        members = group_members(pgid)
+        if not members:
+            return
+        for pid in members:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and group_members(pgid):
+            try:   # reap CMD if it is among them
+                os.waitpid(-pgid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.05)
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--"]:
+        argv = argv[1:]
+    if not argv:
+        print("usage: python -m silisocs_study.launch.guard -- CMD ...", file=sys.stderr)
+        return 2
+    parent = os.getppid()
+    die_with_parent(signal.SIGTERM)
+    if os.getppid() != parent:   # the parent died before the request took effect
+        return 143
+    if os.getpgrp() != os.getpid():
+        os.setpgid(0, 0)
+    pgid = os.getpgrp()
+    stopping: list[int] = []
+
+    def stop(signum, frame):  # pragma: no cover - exercised through real signals
+        if not stopping:
+            stopping.append(signum)
+            kill_members(pgid)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, stop)
+    try:
+        proc = subprocess.Popen(argv)
+    except OSError as exc:
+        print(f"cannot start {argv[0]!r}: {exc}", file=sys.stderr)
+        return 127
+    code = proc.wait()
+    if not stopping:   # CMD ended by itself: nothing it started may outlive it either
+        kill_members(pgid, grace=1.0)
+    if stopping:
+        return 128 + stopping[0]
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
