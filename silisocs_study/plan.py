@@ -130,6 +130,7 @@ class Plan:
 def build_plan(study: Study, filters: Filters | None = None, *, python: str | None = None
                ) -> Plan:
     """Expand every group, check uniqueness, then apply filters (validated against the plan)."""
+    check_run_count(study)
     runs: list[Run] = []
     for group in study.groups:
         runs.extend(_expand(study, group, len(runs)))
@@ -140,6 +141,37 @@ def build_plan(study: Study, filters: Filters | None = None, *, python: str | No
         _check_filters(runs, filters)
         runs = [r for r in runs if _keep(r, filters)]
     return Plan(study=study, runs=runs, total=total, filters=filters)
+
+
+def group_size(group: Group) -> int:
+    """How many runs ``group`` expands to, counted without expanding it."""
+    if group.mode == "reuse_existing":
+        return len(group.reuse or ())
+    if group.points:
+        return len(group.points)
+    return len(group.scenarios) * len(group.seeds)
+
+
+def check_run_count(study: Study) -> None:
+    """Refuse a study that expands past the run limit before anything is allocated; the
+    count is arithmetic (scenarios × seeds per condition; experiments count their points
+    when their spec is read). The error points at the largest condition."""
+    from .numeric import run_limit, run_limit_hint
+
+    sizes = [(group_size(g), g) for g in study.groups]
+    total = sum(size for size, _ in sizes)
+    limit = run_limit()
+    if total <= limit:
+        return
+    size, group = max(sizes, key=lambda item: item[0])
+    shape = (f"{len(group.scenarios):,} scenario(s) × {len(group.seeds):,} seed(s)"
+             if not group.points and group.mode != "reuse_existing" else f"{size:,} runs")
+    message = (f"the study expands to {total:,} runs, more than the run limit of {limit:,} "
+               f"(largest: {group.key}, {shape}); {run_limit_hint()}")
+    doc = study.doc
+    if doc is not None and group.path:
+        raise doc.error(group.path, message)
+    raise StudyError(message, file=study.display_file)
 
 
 def _keep(run: Run, f: Filters) -> bool:
@@ -250,7 +282,25 @@ def _render(study: Study, group: Group, what: str, template: str, values: dict) 
     try:
         return templates.render(template, values)
     except templates.TemplateError as exc:
-        raise StudyError(f"{group.key}: {what}: {exc}", file=study.display_file) from None
+        raise _template_error(study, group, what, str(exc)) from None
+
+
+def _template_error(study: Study, group: Group, what: str, message: str) -> StudyError:
+    """A per-run template failure, located at the template's line when the spec says where
+    it was written (the condition, its execution block, run_defaults, the scenario block)."""
+    doc = study.doc
+    key = what.rsplit(".", 1)[-1]
+    if doc is not None:
+        candidates = [group.path + (key,), group.path + ("execution", key),
+                      ("study", "run_defaults", key)]
+        if group.points:   # an experiment: its block, then its scenario block
+            scenario = group.scenarios[0] if group.scenarios else ""
+            candidates += [group.path + ("scenario", key), (f"scenario.{scenario}", key),
+                           ("scenario", scenario, key)]
+        for path in candidates:
+            if path in doc.value_marks:
+                return doc.error(path, message)
+    return StudyError(f"{group.key}: {what}: {message}", file=study.display_file)
 
 
 def _is_clean(template: str, group: Group) -> bool:

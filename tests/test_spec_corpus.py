@@ -27,7 +27,14 @@ SUBPROCESS_CASES = [
     "unknown_key_newline", "shared_output_dir_across_conditions",
     "exp_sample_too_many", "exp_name_renders_bad_id",
     "filter_unknown_run_id", "missing_file",
+    # hostile input: the 50,000-deep file once crashed the interpreter (exit 139), the
+    # alias bomb and the huge seed range once hung or ran out of memory
+    "yaml_nesting_50000", "yaml_alias_bomb", "seed_repeats_huge", "exp_grid_too_big",
+    "template_format_char",
 ]
+# refused within a second each, before the work they describe is done
+FAST_CASES = ["yaml_nesting_50000", "yaml_nesting_500", "yaml_alias_bomb",
+              "seed_repeats_huge", "exp_seeds_huge", "exp_grid_too_big"]
 
 
 def _case_dir(case: dict) -> Path:
@@ -108,6 +115,18 @@ def test_case_subprocess(name, tmp_path):
     _check_stderr(name, proc.stderr)
     assert not output.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", FAST_CASES)
+def test_hostile_case_is_refused_fast(name, tmp_path, monkeypatch, capsys):
+    import time
+
+    case = MANIFEST[name]
+    monkeypatch.chdir(CORPUS)
+    start = time.perf_counter()
+    assert main(_argv(case, tmp_path / "plan.json")) == 2
+    assert time.perf_counter() - start < 1.0
+    _check_stderr(name, capsys.readouterr().err)
 
 
 def test_filters_study_itself_is_valid(tmp_path, monkeypatch, capsys):

@@ -86,10 +86,7 @@ def _parse_one(doc: Document, path: Path_, item: Any, default_id: str, study_dir
         if not isinstance(flag, str) or not flag.strip():
             raise doc.error(path + ("explicit_args", key), "expected a non-empty flag string")
         explicit[key] = flag
-    timeout = sec.data.get("timeout_seconds")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))
-                                or timeout <= 0):
-        raise sec.error("timeout_seconds", f"expected a positive number, got {describe(timeout)}")
+    timeout = sec.seconds("timeout_seconds")
     return EvaluatorSpec(
         id=eval_id, preset=preset_name, builtin=builtin, command=command,
         static_args=static_args,
@@ -101,7 +98,7 @@ def _parse_one(doc: Document, path: Path_, item: Any, default_id: str, study_dir
         output_subpath=_output_subpath(sec, preset),
         manage_io_args=sec.bool("manage_io_args", True),
         enabled=sec.bool("enabled", True),
-        timeout_seconds=float(timeout) if timeout is not None else None,
+        timeout_seconds=timeout,
     )
 
 

@@ -14,14 +14,15 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .. import numeric
 from .. import overrides as ov
 from .. import templates
 from ..errors import StudyError, did_you_mean
 from ..model import AUTO_OUTPUT, Group, Study
 from .evaluations import parse_evaluations
-from .fields import ID_RE, Section, check_id, describe
+from .fields import ID_RE, Section, check_id, check_value, describe
 from .study_v1 import DEFAULT_RUNNER, INJECT_ROLES, reserved_keys
-from .yamlload import Document, Ref
+from .yamlload import Document, Ref, refs
 
 EXPERIMENT_KEYS = ("scenario", "path", "name", "axes", "mode", "samples", "seed", "zip",
                    "exclude", "include", "post_actions", "description", "notes", "question")
@@ -80,6 +81,12 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
                                     f"(expected experiment.<name> or scenario.<name>)",
                             at_key=True)
     experiments = _blocks(data, "experiment")
+    if doc.has_refs:   # a reference means something only as an experiment's scenario
+        allowed = {path + ("scenario",) for path, _ in experiments.values()}
+        for path, ref in refs(data):
+            if path not in allowed:
+                raise doc.error(path, f"!ref {ref.name}: a reference is only read as an "
+                                      f"experiment's scenario (scenario: !ref NAME)")
     if name is None:
         if len(experiments) != 1:
             raise StudyError(f"defines {len(experiments)} experiments "
@@ -133,7 +140,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
     )
     if scen is not None:
         scen.check_keys(SCENARIO_KEYS)
-        group.runner_module = scen.str("runner_module", None)
+        group.runner_module = scen.module("runner_module", None)
         group.command = scen.command("command")
         for key in ("config_path", "working_directory"):
             value = scen.str(key)
@@ -148,12 +155,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
         group.evaluators = tuple(parse_evaluations(
             doc, scen.path + ("evaluations",), scen.data.get("evaluations"),
             default_prefix="eval", study_dir=file.parent, extra_placeholders=tuple(singulars)))
-        timeout = scen.data.get("timeout_seconds")
-        if timeout is not None:
-            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-                raise scen.error("timeout_seconds", f"expected a positive number, "
-                                                    f"got {describe(timeout)}")
-            group.timeout_seconds = float(timeout)
+        group.timeout_seconds = scen.seconds("timeout_seconds")
     else:
         group.inject = dict(DEFAULT_INJECT)
     if group.runner_module is None and group.command is None:
@@ -242,18 +244,25 @@ def _axes(exp: Section) -> tuple[dict[str, list], list[tuple[str, str | None]]]:
         if isinstance(value, int) and not isinstance(value, bool) and axis == "seeds":
             if value < 1:
                 raise exp.doc.error(path, f"seeds: N needs N >= 1, got {value}")
+            limit = numeric.run_limit()
+            if value > limit:
+                raise exp.doc.error(path, f"seeds: {value:,} is more than the run limit of "
+                                          f"{limit:,} ({numeric.run_limit_hint()})")
             values = list(range(value))
         elif isinstance(value, list):
             if not value:
                 raise exp.doc.error(path, "must not be empty")
+            seen: set = set()
             for i, v in enumerate(value):
                 if isinstance(v, (list, dict)) or isinstance(v, Ref):
                     raise exp.doc.error(path + (i,), f"axis values must be scalars, "
                                                      f"got {describe(v)}")
                 if axis == "seeds" and (isinstance(v, bool) or not isinstance(v, int)):
                     raise exp.doc.error(path + (i,), f"seeds must be integers, got {describe(v)}")
-                if v in value[:i]:
+                check_value(exp.doc, path + (i,), v)
+                if v in seen:   # == semantics, as before: 1, 1.0 and true are one value
                     raise exp.doc.error(path + (i,), f"duplicate value {describe(v)}")
+                seen.add(v)
             values = list(value)
         else:
             what = "a list or a count" if axis == "seeds" else "a list"
@@ -293,6 +302,15 @@ def _points(exp: Section, axes: dict[str, list], singulars: list[str]) -> list[d
                 sizes = ", ".join(f"{n}={len(axes[n])}" for n in resolved)
                 raise exp.doc.error(zpath, f"zipped axes must have equal lengths ({sizes})")
             groups.append(resolved)
+    sizes: list[tuple[str, int]] = []
+    for axis in singulars:
+        if axis in zipped:
+            if any(g[0] == axis for g in groups):
+                sizes.append(("+".join(next(g for g in groups if g[0] == axis)),
+                              len(axes[axis])))
+            continue
+        sizes.append((axis, len(axes[axis])))
+    _check_grid(exp, axes, singulars, sizes)
     blocks: list[list[dict]] = []
     for axis in singulars:
         if axis in zipped:
@@ -307,16 +325,45 @@ def _points(exp: Section, axes: dict[str, list], singulars: list[str]) -> list[d
     if excludes:
         points = [p for p in points if not any(all(p.get(k) == v for k, v in e.items())
                                                for e in excludes)]
-    for extra in _assignments(exp, "include", axes):
-        free = [a for a in singulars if a not in extra]
-        for combo in itertools.product(*(axes[a] for a in free)):
-            point = {a: extra.get(a) for a in singulars}
-            point.update(zip(free, combo))
-            if point not in points:
-                points.append(point)
+    includes = _assignments(exp, "include", axes)
+    if includes:
+        known = {tuple(p[a] for a in singulars) for p in points}
+        for extra in includes:
+            free = [a for a in singulars if a not in extra]
+            for combo in itertools.product(*(axes[a] for a in free)):
+                point = {a: extra.get(a) for a in singulars}
+                point.update(zip(free, combo))
+                key = tuple(point[a] for a in singulars)
+                if key not in known:
+                    known.add(key)
+                    points.append(point)
     if not points:
         raise exp.error("exclude", "every point is excluded: nothing to run")
     return points
+
+
+def _check_grid(exp: Section, axes: dict, singulars: list[str], sizes) -> None:
+    """Count the points (cross product plus what includes may add) before building any."""
+    total = 1
+    for _, size in sizes:
+        total *= size
+    extra = 0
+    value = exp.data.get("include")
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                named = {k if k in axes else singular(str(k)) for k in item}
+                free = 1
+                for axis in singulars:
+                    if axis not in named:
+                        free *= len(axes[axis])
+                extra += free
+    limit = numeric.run_limit()
+    if total + extra > limit:
+        shape = " × ".join(f"{name} {size:,}" for name, size in sizes)
+        raise exp.error("axes", f"the axes define {total + extra:,} points ({shape}"
+                                f"{f' + {extra:,} included' if extra else ''}), more than the "
+                                f"run limit of {limit:,} ({numeric.run_limit_hint()})")
 
 
 def _combine(parts: tuple[dict, ...]) -> dict:
@@ -381,11 +428,13 @@ def _check(sec: Section, key: str, template: str, allowed) -> None:
 def _merged(scen: Section) -> dict[str, Any]:
     merged = {}
     for key, value in scen.mapping("overrides").items():
+        where = scen.path + ("overrides", key)
         try:
             ov.split_key(key)
+            check_value(scen.doc, where, value)
             ov.format_override(key, value)
-        except ValueError as exc:
-            raise scen.doc.error(scen.path + ("overrides", key), str(exc)) from None
+        except (ValueError, TypeError) as exc:
+            raise scen.doc.error(where, str(exc)) from None
         merged[key] = value
     return ov.merge_levels([merged])
 

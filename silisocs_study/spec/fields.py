@@ -1,14 +1,19 @@
 """Typed, located access to YAML mappings: every failed check names its path and line."""
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any, Iterable
 
+from .. import numeric
 from ..errors import StudyError, did_you_mean
 from .yamlload import Document, Path_
 
 # '=' is allowed: real silisocs studies name conditions `cta=reactive`, `model=gpt-4o-mini`
 ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._=-]*\Z")
+# what `python -m` takes: dotted identifiers (no '/', spaces, NUL, empty parts)
+MODULE_RE = re.compile(r"[^\W\d]\w*(?:\.[^\W\d]\w*)*\Z")
 _MISSING = object()
 
 
@@ -92,6 +97,52 @@ class Section:
         if minimum is not None and value < minimum:
             raise self.error(key, f"must be >= {minimum}, got {value}")
         return value
+
+    def count(self, key: str, default: Any = None, *, minimum: int = 1) -> Any:
+        """An integer from ``minimum`` (1, or 0 where 0 means none) to numeric.MAX_COUNT."""
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return default
+        problem = numeric.count_problem(value, minimum=minimum)
+        if problem:
+            raise self.error(key, problem)
+        return value
+
+    def seconds(self, key: str) -> float | None:
+        """A duration: a finite number of seconds above 0 (nan, inf, 0 and -1 are refused)."""
+        value = self.data.get(key, _MISSING)
+        if value is _MISSING or value is None:
+            return None
+        problem = numeric.number_problem(value, maximum=numeric.MAX_SECONDS,
+                                         what="a positive number of seconds")
+        if problem:
+            raise self.error(key, problem)
+        return float(value)
+
+    def module(self, key: str, default: Any = None) -> Any:
+        """A Python module name for ``python -m`` (dotted identifiers)."""
+        value = self.str(key, default)
+        if value is not None and value is not default and not MODULE_RE.match(value):
+            raise self.error(key, f"invalid module name {describe(value)}: expected a dotted "
+                                  f"Python module name like 'examples.socialsim'")
+        return value
+
+    def repo_path(self, key: str, repo_root: Path) -> Path | None:
+        """A file path setting: relative to the repo root, which it may not climb out of
+        with '..' (an absolute or ~ path may point anywhere)."""
+        value = self.str(key)
+        if value is None:
+            return None
+        path = os.path.expanduser(value)
+        if not os.path.isabs(path):
+            norm = os.path.normpath(path)
+            if norm == ".." or norm.startswith("../"):
+                raise self.error(key, f"'{value}' climbs out of the repo root (use an "
+                                      f"absolute path to write outside it)")
+            if norm == ".":
+                raise self.error(key, f"'{value}' names the repo root itself: expected a file")
+            return repo_root / norm
+        return Path(os.path.normpath(path))
 
     def bool(self, key: str, default: bool) -> bool:
         value = self.data.get(key, _MISSING)
@@ -177,6 +228,13 @@ class Section:
         if not isinstance(value, dict):
             raise self.error(key, f"expected a mapping, got {describe(value)}")
         return value
+
+
+def check_value(doc: Document, path: Path_, value: Any) -> None:
+    """An override or axis value must reach Hydra and the JSON records exactly."""
+    problem = numeric.uncarried(value)
+    if problem:
+        raise doc.error(path, f"cannot pass this value to Hydra exactly: {problem}")
 
 
 def check_id(doc: Document, path: Path_, value: Any, what: str = "id", *,

@@ -10,12 +10,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import numeric
 from .. import overrides as ov
 from .. import templates
 from ..model import AUTO_OUTPUT, Group, ReuseRef, Study
 from .evaluations import merge_evaluations, parse_evaluations
-from .fields import Section, check_id, describe
-from .yamlload import Document
+from .fields import Section, check_id, check_value, describe
+from .yamlload import Document, refs
 
 TOP_KEYS = ("schema_version", "study", "hypotheses", "evaluations", "analysis", "notes",
             "metadata")
@@ -57,6 +58,10 @@ def _is_inline_override(key: str) -> bool:
 
 def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
     top = Section.of(doc, (), doc.data, "a mapping with 'study' and 'hypotheses'")
+    if doc.has_refs:
+        for path, ref in refs(doc.data):
+            raise doc.error(path, f"!ref {ref.name}: references are only read in experiment "
+                                  f"specs (experiment.<name>: scenario: !ref NAME)")
     top.check_keys(TOP_KEYS)
     if "schema_version" not in top.data:
         raise top.error(None, "missing required key 'schema_version' (expected 1)")
@@ -81,7 +86,7 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
         single = defaults.id("scenario")
         base_scenarios = defaults.str_list("scenarios", ids=True) or ([single] if single else None)
     inject = _parse_inject(defaults)
-    runner = defaults.str("runner_module", DEFAULT_RUNNER)
+    runner = defaults.module("runner_module", DEFAULT_RUNNER)
     run_placeholders = templates.RUN_PLACEHOLDERS
 
     def template(sec: Section, key: str, default: Any) -> Any:
@@ -172,11 +177,7 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
             if eval_mode not in ("append", "replace"):
                 raise cond.error("evaluation_mode", f"expected append or replace, got "
                                                     f"{describe(cond.data['evaluation_mode'])}")
-            timeout = execution.data.get("timeout_seconds")
-            if timeout is not None and (isinstance(timeout, bool)
-                                        or not isinstance(timeout, (int, float)) or timeout <= 0):
-                raise execution.error("timeout_seconds",
-                                      f"expected a positive number, got {describe(timeout)}")
+            timeout = execution.seconds("timeout_seconds")
             group = Group(
                 key=f"{hyp_id}/{cond_id}", study_name=name, hypothesis=hyp_id, condition=cond_id,
                 sub_experiment=sub, mode=mode, runner_module=runner, command=command,
@@ -187,8 +188,10 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
                 override_args=_encode(cond, merged), inject=inject,
                 evaluators=merge_evaluations(global_evals, local_evals, eval_mode),
                 re_evaluate=execution.bool("re_evaluate", False),
-                timeout_seconds=float(timeout) if timeout is not None else None,
-                scenarios=tuple(scenarios), seeds=tuple(seeds),
+                timeout_seconds=timeout,
+                # a range stays a range: the planner counts runs before anything is allocated
+                scenarios=tuple(scenarios),
+                seeds=seeds if isinstance(seeds, range) else tuple(seeds),
                 checkpoint_default=None if any(ov.split_key(k)[1] == CHECKPOINT_KEY
                                                for k in merged) else checkpoint_default,
                 path=cond.path,
@@ -206,7 +209,8 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
                     ("run_name_template", False, (cond, defaults)),
                     ("output_root_override", True, (cond, execution, defaults)),
                     ("config_path", True, (cond, defaults)),
-                    ("working_directory", True, (cond, defaults))])
+                    ("working_directory", True, (cond, defaults)),
+                    ("command", False, (execution,))])
             groups.append(group)
 
     meta = {k: study.data.get(k) for k in ("question", "study_version", "description",
@@ -214,17 +218,16 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
     meta["scenarios"] = list(base_scenarios or [])
     meta["parent_studies"] = study.str_list("parent_studies", [])
     meta["derived_from_runs"] = _derived_from_runs(study)
-    summary = study.str("study_summary_path")
-    summary_log = study.str("summary_log_path")
+    summary = study.repo_path("study_summary_path", repo_root)
+    summary_log = study.repo_path("summary_log_path", repo_root)
     return Study(
         kind="study", name=name, study_id=study_id, file=file, display_file=doc.file,
         repo_root=repo_root, workspace=workspace, groups=groups, meta=meta,
         hypotheses=hyp_meta, raw=doc.data, doc=doc, warnings=doc.warnings,
-        summary_path=_under(repo_root, summary) if summary else workspace / "SUMMARY.md",
-        summary_log_path=(_under(repo_root, summary_log) if summary_log
-                          else workspace / "generated" / "summary_log.jsonl"),
-        defaults={"max_concurrent": defaults.int("max_concurrent", None, minimum=1),
-                  "timeout_seconds": defaults.int("timeout_seconds", None, minimum=1)},
+        summary_path=summary or workspace / "SUMMARY.md",
+        summary_log_path=summary_log or workspace / "generated" / "summary_log.jsonl",
+        defaults={"max_concurrent": defaults.count("max_concurrent"),
+                  "timeout_seconds": defaults.seconds("timeout_seconds")},
     )
 
 
@@ -240,6 +243,13 @@ def _check_run_templates(group: Group, study_name: str, study_id: str, fields) -
     for key, is_path, sections in fields:
         sec = next((s for s in sections if s.has(key)), None)
         if sec is None:  # a default: the run name template or the workspace layout
+            continue
+        if key == "command":   # an exact command: each token is a template
+            for token in group.command or ():
+                try:
+                    templates.render(token, dict(values, python="{python}"))
+                except templates.TemplateError as exc:
+                    raise sec.error(key, str(exc)) from None
             continue
         value = sec.data[key]
         try:
@@ -264,11 +274,6 @@ def _check_run_templates(group: Group, study_name: str, study_id: str, fields) -
 
 def _escape(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
-
-
-def _under(root: Path, value: str) -> Path:
-    p = Path(value)
-    return p if p.is_absolute() else root / p
 
 
 def _parse_inject(defaults: Section) -> dict[str, str | None]:
@@ -309,6 +314,7 @@ def _overrides_level(sec: Section, *, inline: bool = False
                 ov.split_key(key)
             except ValueError as exc:
                 raise sec.doc.error(where, str(exc), at_key=True) from None
+            check_value(sec.doc, where, value)
             try:
                 ov.format_override(key, value)
             except (ValueError, TypeError) as exc:
@@ -359,8 +365,9 @@ def _check_reserved(cond: Section, merged: dict[str, Any], inject: dict) -> None
             raise cond.error("overrides", f"override '{key}' is reserved: {hint}")
 
 
-def _resolve_seeds(levels: list[Section]) -> list[int]:
-    """Nearest level that sets seeds/seed/seed_repeats wins; seed_start is inherited."""
+def _resolve_seeds(levels: list[Section]) -> list[int] | range:
+    """Nearest level that sets seeds/seed/seed_repeats wins; seed_start is inherited.
+    Repeats stay a ``range`` (nothing allocated: the planner checks the run limit first)."""
     chosen = None
     for sec in reversed(levels):
         given = [k for k in ("seeds", "seed", "seed_repeats") if sec.has(k)]
@@ -386,7 +393,10 @@ def _resolve_seeds(levels: list[Section]) -> list[int]:
     repeats = sec.int("seed_repeats", minimum=1)
     if start is None:
         start = sec.int("seed") if sec.has("seed") else levels[0].int("seed", 1)
-    return list(range(start, start + repeats))
+    if start + repeats - 1 > numeric.INT64_MAX:
+        raise sec.error("seed_repeats", f"seeds {start} .. {start + repeats - 1} do not fit in "
+                                        f"64 bits")
+    return range(start, start + repeats)
 
 
 def _parse_reuse(cond: Section, reuse: Section | None, scenarios, seeds, repo_root: Path):
