@@ -259,6 +259,13 @@ _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", list: "a l
                dict: "an object", type(None): "null", bool: "a boolean"}
 
 
+_FIELD_ITEMS = tuple(FIELD_TYPES.items())
+
+
+def _want(types: tuple[type, ...]) -> str:
+    return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+
+
 def _type_name(value: Any) -> str:
     return _TYPE_NAMES.get(type(value), type(value).__name__)
 
@@ -272,12 +279,16 @@ def check_record(rec: Any, run_id: str | None = None) -> str | None:
         return "no run_id" if rid is None else f"run_id is {_type_name(rid)}"
     if run_id is not None and rid != run_id:
         return f"holds the record of another run ({rid})"
-    for key, types in FIELD_TYPES.items():
-        if key in rec:
-            value = rec[key]
-            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
-                want = " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
-                return f"field '{key}' is {_type_name(value)} (want {want})"
+    get = rec.get
+    for key, types in _FIELD_ITEMS:
+        value = get(key)
+        if value is None:
+            if key in rec and type(None) not in types:
+                return f"field '{key}' is null (want {_want(types)})"
+            continue
+        if not isinstance(value, types) or (value is True or value is False) and \
+                bool not in types:
+            return f"field '{key}' is {_type_name(value)} (want {_want(types)})"
     for key in ("evaluations", "history"):
         if any(not isinstance(e, dict) for e in rec.get(key) or ()):
             return f"field '{key}' holds something that is not an object"
@@ -296,23 +307,22 @@ def read_record_file(path: str) -> tuple[Any, str | None]:
             return None, _link_reason(path)
         if exc.errno == errno.ENXIO:
             return None, "a socket, not a regular file"
-        return None, f"unreadable ({exc.strerror or exc})"
+        if exc.errno in (errno.EACCES, errno.EPERM):
+            return None, f"unreadable ({exc.strerror})"
+        raise   # out of file handles, a failing disk...: not the file's fault
     try:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             kind = next((name for test, name in _KIND if test(st.st_mode)), "special file")
             return None, f"{kind}, not a regular file"
-        chunks = []
-        while True:
-            chunk = os.read(fd, st.st_size + 1)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    except OSError as exc:
-        return None, f"unreadable ({exc.strerror or exc})"
+        data = os.read(fd, st.st_size + 1)
+        if len(data) > st.st_size:   # it grew meanwhile (not ours: ours are replaced whole)
+            chunks = [data]
+            while chunk := os.read(fd, 1 << 20):
+                chunks.append(chunk)
+            data = b"".join(chunks)
     finally:
         os.close(fd)
-    data = b"".join(chunks)
     if not data.strip():
         return None, "empty"
     try:
@@ -362,15 +372,20 @@ class Ledger:
         return self._load(f"{run_id}.json")
 
     def damaged_warning(self) -> str | None:
-        """One line naming the damaged record files the last read found (None: none)."""
+        """One line naming the damaged record files the last read found (None: none):
+        why for the first 10, the names of 40 more, then a count."""
         if not self.damaged:
             return None
-        names = sorted(self.damaged)
-        shown = "; ".join(f"{n}: {self.damaged[n]}" for n in names[:5])
-        more = f"; ... and {len(names) - 5} more" if len(names) > 5 else ""
+        names = sorted(self.damaged, key=lambda n: [int(t) if t.isdigit() else t
+                                                    for t in re.split(r"(\d+)", n)])
+        shown = "; ".join(f"{n} ({self.damaged[n]})" for n in names[:10])
+        if names[10:50]:
+            shown += "; also " + ", ".join(names[10:50])
+        if len(names) > 50:
+            shown += f" and {len(names) - 50} more (status --json lists them)"
         return (f"warning: {len(names)} damaged record file(s) in {self.records_dir} count "
                 f"for no run (their runs run again; each is moved to "
-                f"{DAMAGED_DIR}/ when its run is recorded next): {shown}{more}")
+                f"{DAMAGED_DIR}/ when its run is recorded next): {shown}")
 
     def _move_aside(self, name: str) -> Path | None:
         """Move a damaged record file (or folder, FIFO, link) to ``records/.damaged/``."""

@@ -3,7 +3,9 @@
 ``repro_lock.json`` (environment + records in natural order), ``repro_lock.jsonl`` (one line
 per record), ``study_index.json`` and ``study_enriched.yaml`` (the authored study plus a
 compact summary per run). Each file is replaced atomically, so a reader never sees half a
-view, and running h1 then only h2 leaves both in every view.
+view, and running h1 then only h2 leaves both in every view. A symlink planted at a view's
+name is replaced by a regular file (a warning names it; what it points at is untouched),
+never written through. Damaged record files are left out and named in one warning line.
 
 The views are what silisocs' own loaders read, so they carry the silisocs runner's shapes:
 records as :func:`~silisocs_study.ledger.records.peer_record` makes them (its timestamp

@@ -156,7 +156,10 @@ def _sweep(generated: Path) -> None:
     import time
 
     for leftover in generated.glob(".organized.*-*"):
-        if not leftover.is_dir() or leftover.is_symlink():
+        if leftover.is_symlink():   # a link that was planted as organized/: not ours
+            leftover.unlink(missing_ok=True)
+            continue
+        if not leftover.is_dir():
             continue
         if leftover.name.startswith(".organized.tmp-"):
             shutil.rmtree(leftover, ignore_errors=True)      # a builder died mid-way
@@ -207,7 +210,11 @@ def _swap(new: Path, final: Path) -> Path | None:
 
 
 def _remove(path: Path, *, background: bool) -> None:
-    """Delete a replaced tree; big ones in a detached process (the next build also sweeps)."""
+    """Delete a replaced tree; big ones in a detached process (the next build also sweeps).
+    A symlink planted as ``organized`` is only unlinked: what it points at is not ours."""
+    if path.is_symlink():
+        path.unlink(missing_ok=True)
+        return
     if background:
         import subprocess
 
