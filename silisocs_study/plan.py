@@ -365,10 +365,17 @@ def _fingerprint(prefix: str, group: Group, scenario: str, seed, axes, config_pa
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+MAX_RUN_ID = 200   # a run id names files (records/<run_id>.json): file names stop at 255 bytes
+
+
 def _check_unique(study: Study, runs: list[Run]) -> None:
     ids: dict[str, Run] = {}
     outputs: dict[str, Run] = {}
     for run in runs:
+        if len(run.run_id) > MAX_RUN_ID:
+            raise study.error(run.group.path, f"run id '{run.run_id[:40]}...' is "
+                                              f"{len(run.run_id)} characters; run ids name "
+                                              f"files and may have at most {MAX_RUN_ID}")
         other = ids.get(run.run_id)
         if other is not None:
             raise StudyError(f"duplicate run id '{run.run_id}' (from {other.group.key} and "

@@ -17,14 +17,18 @@ def resolve_study_path(value: str | os.PathLike, cwd: Path | None = None) -> tup
     base = cwd or Path.cwd()
     path = Path(os.path.expanduser(text))
     path = path if path.is_absolute() else base / path
-    if path.is_dir():
-        candidate = path / "study.yaml"
-        if not candidate.is_file():
-            raise StudyError("study directory does not contain study.yaml", file=text)
-        return candidate.resolve(), os.path.join(text, "study.yaml"), name
-    if not path.exists():
-        raise StudyError("study file not found", file=text)
-    return path.resolve(), text, name
+    try:
+        if path.is_dir():
+            candidate = path / "study.yaml"
+            if not candidate.is_file():
+                raise StudyError("study directory does not contain study.yaml", file=text)
+            return candidate.resolve(), os.path.join(text, "study.yaml"), name
+        if not path.exists():
+            raise StudyError("study file not found", file=text)
+        return path.resolve(), text, name
+    except (OSError, RuntimeError) as exc:   # a name too long, a symlink loop
+        raise StudyError(f"cannot use this path: {getattr(exc, 'strerror', None) or exc}",
+                         file=text) from None
 
 
 def load_study(value: str | os.PathLike, repo_root: str | os.PathLike | None = None,
@@ -37,8 +41,13 @@ def load_study(value: str | os.PathLike, repo_root: str | os.PathLike | None = N
     from .yamlload import load_document
 
     file, display, name = resolve_study_path(value, cwd)
-    root = Path(repo_root).resolve() if repo_root else (cwd or Path.cwd()).resolve()
-    if not root.is_dir():
+    try:
+        root = Path(repo_root).resolve() if repo_root else (cwd or Path.cwd()).resolve()
+        is_dir = root.is_dir()
+    except (OSError, RuntimeError) as exc:
+        raise StudyError(f"--repo-root {repo_root}: cannot use this path: "
+                         f"{getattr(exc, 'strerror', None) or exc}") from None
+    if not is_dir:
         raise StudyError(f"--repo-root is not a directory: {root}")
     doc = load_document(file, display)
     if not isinstance(doc.data, dict):

@@ -7,7 +7,7 @@ from typing import Any
 from ..errors import did_you_mean
 from ..model import EvaluatorSpec
 from .. import templates
-from .fields import Section, check_id, describe
+from .fields import Section, check_id, describe, probe_path
 from .yamlload import Document, Path_
 
 EVAL_KEYS = ("id", "preset", "command", "static_args", "input_mode", "run_dir_arg",
@@ -136,10 +136,10 @@ def _resolve_script(doc: Document, sec: Section, token: str, study_dir: Path,
     runs (see silisocs_study.evaluate)."""
     if not token.startswith("./"):
         return token
-    target = (study_dir / token[2:]).resolve()
-    if not target.exists():
+    key = "command" if sec.data.get("command") is not None else "preset"
+    target, exists = probe_path(doc, sec.path + (key,), study_dir / token[2:])
+    if not exists:
         owner = f"preset '{preset_name}'" if preset_name else "this evaluator"
-        key = "command" if sec.data.get("command") is not None else "preset"
         doc.warn(sec.path + (key,), f"script not found: {target} (required by {owner}; "
                                     f"the evaluator fails when it runs)")
     return str(target)

@@ -123,6 +123,8 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
             workspace = allocate_path(repo_root, path_template, name, today=today, create=False)
         except templates.TemplateError as exc:
             raise exp.error("path", str(exc)) from None
+        except OSError as exc:   # e.g. a folder name longer than the file system allows
+            raise exp.error("path", f"cannot use this path: {exc.strerror or exc}") from None
         if not path_template.startswith(("/", "~")):
             norm, root = os.path.normpath(workspace), os.path.normpath(repo_root)
             if norm != root and not norm.startswith(root.rstrip("/") + "/"):

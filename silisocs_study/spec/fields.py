@@ -230,6 +230,17 @@ class Section:
         return value
 
 
+def probe_path(doc: Document, path: Path_, target: Path) -> tuple[Path, bool]:
+    """(resolved path, whether it exists) for a file a setting names; a name the OS refuses
+    (too long, a symlink loop) is an error at ``path``, not a traceback."""
+    try:
+        resolved = target.resolve()
+        return resolved, resolved.exists()
+    except (OSError, RuntimeError) as exc:   # RuntimeError: symlink loop (Python < 3.13)
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise doc.error(path, f"cannot use this path: {reason}") from None
+
+
 def check_value(doc: Document, path: Path_, value: Any) -> None:
     """An override or axis value must reach Hydra and the JSON records exactly."""
     problem = numeric.uncarried(value)

@@ -15,7 +15,7 @@ from .. import overrides as ov
 from .. import templates
 from ..model import AUTO_OUTPUT, Group, ReuseRef, Study
 from .evaluations import merge_evaluations, parse_evaluations
-from .fields import Section, check_id, check_value, describe
+from .fields import Section, check_id, check_value, describe, probe_path
 from .yamlload import Document, refs
 
 TOP_KEYS = ("schema_version", "study", "hypotheses", "evaluations", "analysis", "notes",
@@ -427,10 +427,11 @@ def _reuse_path(sec: Section, key: str, repo_root: Path, *, required: bool) -> s
         return None
     path = Path(os.path.expanduser(value))
     path = path if path.is_absolute() else repo_root / path
-    if not path.exists():
+    resolved, exists = probe_path(sec.doc, sec.path + (key,), path)
+    if not exists:
         sec.doc.warn(sec.path + (key,), f"{key} does not exist: {path} (the reuse fails when "
                                         f"run unless it appears)")
-    return os.path.normpath(str(path.resolve()))
+    return os.path.normpath(str(resolved))
 
 
 def _derived_from_runs(study: Section) -> list:
