@@ -4,7 +4,8 @@ The parser (``study_v1``, ``experiment``, ``evaluations``) is the authority; thi
 mirrors it: ``additionalProperties: false`` wherever the parser rejects unknown keys, and
 ``patternProperties`` for ids. Some rules can't be expressed here and are checked only by
 the parser (unknown placeholders, scripts that must exist, ``!ref`` targets, run-id and
-output-directory uniqueness, zip lengths). ``tests/test_schema.py`` checks that the property
+output-directory uniqueness, zip lengths, the YAML limits of ``yamlload``, finite numbers,
+64-bit integers, the run limit). ``tests/test_schema.py`` checks that the property
 lists below equal the parser's key tuples, so the two can't drift apart.
 
 YAML's ``!ref NAME`` tag has no JSON equivalent: validate a YAML file after loading ``!ref X``
@@ -44,6 +45,9 @@ _STR = {"type": "string", "minLength": 1, "pattern": r"\S"}
 _BOOL = {"type": "boolean"}
 _INT = {"type": "integer"}
 _POS_NUMBER = {"type": "number", "exclusiveMinimum": 0}
+_SECONDS = {**_POS_NUMBER, "description": "seconds: a finite number above 0, at most 1e9"}
+_MODULE = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$",
+           "description": "a dotted Python module name (python -m MODULE)"}
 _STR_OR_NULL = {"type": ["string", "null"]}
 
 
@@ -95,7 +99,7 @@ def _common_defs() -> dict[str, dict]:
                                "description": "relative, inside the evaluator folder"},
             "manage_io_args": _BOOL,
             "enabled": _BOOL,
-            "timeout_seconds": _POS_NUMBER,
+            "timeout_seconds": _SECONDS,
             "description": _ANY,
             "notes": _ANY,
         }, description="an evaluator: a preset, a command, or a preset with its command "
@@ -114,7 +118,7 @@ def _study_defs() -> dict[str, dict]:
     seeds = _seed_props()
     run_defaults = _obj({
         "config_path": _template("Hydra --config-path, relative to the repo root"),
-        "runner_module": {**_STR, "default": "silisocs.runtime.runner"},
+        "runner_module": {**_MODULE, "default": "silisocs.runtime.runner"},
         "run_name_template": {**_template("the run_name passed to the app"),
                               "default": "{study_id}_{hypothesis_id}_{condition_id}_"
                                          "{scenario}_seed{seed}"},
@@ -126,7 +130,7 @@ def _study_defs() -> dict[str, dict]:
         "checkpoint_every_n_steps": {"anyOf": [{"type": "integer", "minimum": 0},
                                                {"const": False}, {"type": "null"}]},
         "max_concurrent": {"type": "integer", "minimum": 1},
-        "timeout_seconds": {"type": "integer", "minimum": 1},
+        "timeout_seconds": _SECONDS,
         "inject": _ref("inject"),
         **seeds,
     }, description="defaults for every condition; keys containing '.' (or starting with "
@@ -157,7 +161,7 @@ def _study_defs() -> dict[str, dict]:
                                                       "python -m <runner> ..."},
         "re_evaluate": _BOOL,
         "output_root_override": _template("run directory"),
-        "timeout_seconds": _POS_NUMBER,
+        "timeout_seconds": _SECONDS,
     })
     reuse = _obj({"runs": {"type": "array", "minItems": 1, "items": _obj({
         "source": {**_STR, "description": "an existing run directory"},
@@ -234,14 +238,14 @@ def _experiment_defs() -> dict[str, dict]:
                                                     "name); null: name-only axis"}},
                        required=("values",))
     scenario = _obj({
-        "runner_module": _STR,
+        "runner_module": _MODULE,
         "config_path": _template("Hydra --config-path", " and the singular axis names"),
         "overrides": _ref("overrides"),
         "command": _ref("command"),
         "working_directory": _template("cwd of the run", " and the singular axis names"),
         "evaluations": _ref("evaluations"),
         "inject": _ref("inject"),
-        "timeout_seconds": _POS_NUMBER,
+        "timeout_seconds": _SECONDS,
         "description": _ANY,
         "notes": _ANY,
     }, description="what one run of an experiment executes")
