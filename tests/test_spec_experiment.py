@@ -310,3 +310,63 @@ def test_allocate_path_races_between_processes(tmp_path):
             results = pool.starmap(_claim_in_process, [(str(tmp_path), barrier)] * 8)
     assert len(set(results)) == 8
     assert len(list((tmp_path / "data").iterdir())) == 8
+
+
+# -- limits and references (refusals are in tests/bad_studies) --------------------------------
+
+def test_ref_is_read_only_as_the_scenario_and_aliases_of_it_work(tmp_path):
+    plan = plan_of(tmp_path, """
+        experiment.a:
+          scenario: &s !ref base
+          axes: {agents: [x]}
+        """)
+    assert plan.study.meta["scenario"] == "base"
+    write(tmp_path, """
+        experiment.a:
+          scenario: !ref base
+          description: !ref base
+          axes: {agents: [x]}
+        """)
+    with pytest.raises(StudyError, match=r"experiment\.a\.description: !ref base: a reference "
+                                         r"is only read as an experiment's scenario"):
+        load_study(tmp_path / "exp.yaml", tmp_path)
+
+
+def test_grid_is_counted_before_it_is_built(tmp_path, monkeypatch):
+    monkeypatch.setenv("SILISOCS_STUDY_MAX_RUNS", "1000")
+    body = """
+        experiment.a:
+          scenario: !ref base
+          name: "{a}_{b}"
+          axes:
+            a: [%s]
+            b: [%s]
+          include:
+            - {a: 0}
+        """ % (", ".join(map(str, range(30))), ", ".join(map(str, range(33))))
+    write(tmp_path, body)
+    with pytest.raises(StudyError, match=r"experiment\.a\.axes: the axes define 1,023 points "
+                                         r"\(a 30 × b 33 \+ 33 included\), more than the run "
+                                         r"limit of 1,000"):
+        load_study(tmp_path / "exp.yaml", tmp_path)
+    monkeypatch.setenv("SILISOCS_STUDY_MAX_RUNS", "1023")
+    assert len(build_plan(load_study(tmp_path / "exp.yaml", tmp_path)).runs) == 990
+
+
+def test_many_axis_values_and_includes_are_not_quadratic(tmp_path):
+    import time
+
+    values = ", ".join(map(str, range(20_000)))
+    write(tmp_path, f"""
+        experiment.a:
+          scenario: !ref base
+          name: "{{a}}"
+          axes:
+            a: [{values}]
+          include:
+            - {{a: 5}}
+        """)
+    start = time.perf_counter()
+    plan = build_plan(load_study(tmp_path / "exp.yaml", tmp_path))
+    assert len(plan.runs) == 20_000
+    assert time.perf_counter() - start < 5

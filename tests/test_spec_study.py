@@ -544,3 +544,106 @@ def test_example_recsys_study_plans(monkeypatch):
     assert cmd[:5] == [PY, "-m", "examples.socialsim", "--config-path",
                        f"{root}/examples/socialsim/conf"]
     assert "scenario=election_recsys_engagement" in cmd
+
+
+# -- YAML constructs that are accepted, and the limits (refusals are in tests/bad_studies) ----
+
+def test_merge_keys_anchors_and_standard_tags_keep_their_meaning(tmp_path):
+    plan = plan_of(tmp_path, """
+        schema_version: 1
+        study:
+          name: s
+          scenarios: [a]
+          run_defaults:
+            seeds: &seeds [1, 2]
+            overrides: &base {num_agents: !!int "50", temperature: !!float 1, tag: !!str 007}
+        hypotheses:
+          h1:
+            conditions:
+              c1:
+                overrides: {<<: *base, num_agents: 10}
+              c2:
+                seeds: *seeds
+                overrides:
+                  <<: [{x: 1}, {x: 2, y: 3}]
+        """)
+    groups = {g.key: g for g in plan.groups()}
+    assert groups["h1/c1"].overrides == {"num_agents": 10, "temperature": 1.0, "tag": "007"}
+    assert groups["h1/c2"].overrides == {"num_agents": 50, "temperature": 1.0, "tag": "007",
+                                         "x": 1, "y": 3}   # earlier merge sources win
+    assert seeds_by_group(plan)["h1/c2"] == [1, 2]
+
+
+def test_nesting_and_integer_limits_are_exact(tmp_path):
+    from silisocs_study.spec.yamlload import MAX_DEPTH
+
+    def study(value: str) -> str:
+        return ("schema_version: 1\nstudy: {name: s, scenarios: [a]}\nhypotheses:\n  h1:\n"
+                f"    conditions:\n      c1:\n        overrides:\n          v: {value}\n")
+
+    # the document's own mapping levels: root, hypotheses, h1, conditions, c1, overrides
+    room = MAX_DEPTH - 6
+    ok = build_plan(load_study(write(tmp_path, study("[" * room + "]" * room)), tmp_path))
+    assert ok.runs
+    with pytest.raises(StudyError, match=f"nested deeper than {MAX_DEPTH} levels"):
+        load_study(write(tmp_path, study("[" * (room + 1) + "]" * (room + 1))), tmp_path)
+    for value in (2 ** 63 - 1, -2 ** 63):
+        plan = build_plan(load_study(write(tmp_path, study(str(value))), tmp_path))
+        assert plan.groups()[0].overrides["v"] == value
+    for value in (2 ** 63, -2 ** 63 - 1):
+        with pytest.raises(StudyError, match="must fit in 64 bits"):
+            load_study(write(tmp_path, study(str(value))), tmp_path)
+
+
+def test_run_limit_counts_before_expanding_and_can_be_raised(tmp_path, monkeypatch):
+    text = """
+        schema_version: 1
+        study:
+          name: s
+          scenarios: [a, b]
+          run_defaults: {seed_repeats: 600}
+        hypotheses:
+          h1:
+            conditions: {c1: {}, c2: {}}
+        """
+    study = load_study(write(tmp_path, text), tmp_path)
+    assert isinstance(study.groups[0].seeds, range)   # nothing allocated per seed
+    monkeypatch.setenv("SILISOCS_STUDY_MAX_RUNS", "2000")
+    with pytest.raises(StudyError, match=r"the study expands to 2,400 runs, more than the run "
+                                         r"limit of 2,000 \(largest: h1/c1, 2 scenario\(s\) × "
+                                         r"600 seed\(s\)\); set SILISOCS_STUDY_MAX_RUNS"):
+        build_plan(study)
+    monkeypatch.setenv("SILISOCS_STUDY_MAX_RUNS", "2400")
+    assert len(build_plan(study).runs) == 2400
+
+
+def test_format_specs_within_the_mini_language_still_render(tmp_path):
+    plan = plan_of(tmp_path, """
+        schema_version: 1
+        study:
+          name: s
+          scenarios: [a]
+          run_defaults:
+            seeds: [7]
+            run_name_template: "{study_id}_{seed:03d}_{scenario:>3}"
+        hypotheses:
+          h1:
+            conditions: {c1: {}}
+        """)
+    assert plan.runs[0].run_name == "s_007_  a"
+
+
+def test_summary_paths_inside_the_repo_or_absolute(tmp_path):
+    study = load_study(write(tmp_path, f"""
+        schema_version: 1
+        study:
+          name: s
+          scenarios: [a]
+          study_summary_path: notes/../docs/SUMMARY.md
+          summary_log_path: {tmp_path.parent}/elsewhere/log.jsonl
+        hypotheses:
+          h1:
+            conditions: {{c1: {{}}}}
+        """), tmp_path)
+    assert study.summary_path == tmp_path / "docs" / "SUMMARY.md"
+    assert study.summary_log_path == tmp_path.parent / "elsewhere" / "log.jsonl"
