@@ -132,7 +132,7 @@ def _command(spec: EvaluatorSpec, job: dict, run_dir: Path, output: Path) -> dic
 
 
 def run_logged(argv: list[str], *, cwd: str | Path, log_path: Path, timeout: float | None,
-               env: dict | None = None) -> tuple[int, bool]:
+               env: dict | None = None, done: str | Path | None = None) -> tuple[int, bool]:
     """Run argv in its own process group with output to ``log_path``, through the guard
     (:mod:`silisocs_study.launch.guard`): it dies with this process, however this process
     dies, and takes argv's whole process group with it.
@@ -145,7 +145,8 @@ def run_logged(argv: list[str], *, cwd: str | Path, log_path: Path, timeout: flo
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         try:
-            proc = subprocess.Popen(guarded(list(argv)), cwd=str(cwd), stdout=log,
+            proc = subprocess.Popen(guarded(list(argv), done=str(done) if done else None),
+                                    cwd=str(cwd), stdout=log,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, env=env)
         except OSError as exc:

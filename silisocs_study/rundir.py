@@ -64,3 +64,34 @@ def wrote_nothing(folder: str | os.PathLike, ignore: set[str]) -> bool:
             return all(e.name in ignore for e in entries)
     except (FileNotFoundError, NotADirectoryError):
         return True
+
+
+DONE_NAME = ".silisocs-done"   # written the moment an attempt's app or command finishes
+
+
+def write_done(folder: str | os.PathLike, *, attempt_id: str | None, status: str,
+               exit_code: int | None, error: str | None = None) -> None:
+    """Record, in the run folder, that an attempt finished and how — before anything else
+    happens (evaluators, the record): an orchestrator killed in between finds it and records
+    the run instead of running it again."""
+    import datetime as _dt
+    import json
+
+    from .atomic import atomic_write_bytes
+
+    doc = {"attempt_id": attempt_id, "status": status, "exit_code": exit_code, "error": error,
+           "finished_at": _dt.datetime.now(_dt.timezone.utc).isoformat(
+               timespec="milliseconds").replace("+00:00", "Z")}
+    atomic_write_bytes(Path(folder) / DONE_NAME, json.dumps(doc).encode())
+
+
+def read_done(folder: str | os.PathLike) -> dict | None:
+    import json
+
+    try:
+        with open(Path(folder) / DONE_NAME, "rb") as fh:
+            data = json.loads(fh.read())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+

@@ -45,7 +45,7 @@ def run_command_job(job: dict) -> int:
     timeout = job.get("timeout_seconds")
     env = dict(os.environ, SILISOCS_RUN_ID=job["run_id"], SILISOCS_RUN_DIR=str(run_dir))
     code, timed_out = run_logged(job["command"], cwd=job["working_directory"],
-                                 log_path=log_path, timeout=timeout, env=env)
+                                 log_path=log_path, timeout=timeout, env=env, done=run_dir)
     if timed_out:
         raise CommandFailed(f"command timed out after {timeout:g}s", code, tail(log_path), True)
     if code != 0:

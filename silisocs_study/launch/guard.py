@@ -33,9 +33,15 @@ def die_with_parent(sig: int = signal.SIGTERM) -> None:
         pass
 
 
-def guarded(argv: list[str], python: str | None = None) -> list[str]:
-    """``argv`` wrapped by the guard (start it with ``start_new_session=True``)."""
-    return [python or sys.executable, "-m", "silisocs_study.launch.guard", "--", *argv]
+def guarded(argv: list[str], python: str | None = None, done: str | None = None) -> list[str]:
+    """``argv`` wrapped by the guard (start it with ``start_new_session=True``). ``done``: a
+    run folder where the guard marks the attempt finished the moment CMD exits by itself
+    (see :func:`silisocs_study.rundir.write_done`)."""
+    head = [python or sys.executable, "-m", "silisocs_study.launch.guard",
+            "--parent", str(os.getpid())]
+    if done:
+        head += ["--done", done]
+    return [*head, "--", *argv]
 
 
 def group_members(pgid: int) -> list[int]:
@@ -77,12 +83,17 @@ def kill_members(pgid: int, grace: float = GRACE_SECONDS) -> None:
 
 
 def main(argv: list[str]) -> int:
+    parent = done = None
+    if argv[:1] == ["--parent"]:
+        parent, argv = int(argv[1]), argv[2:]
+    if argv[:1] == ["--done"]:
+        done, argv = argv[1], argv[2:]
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if not argv:
         print("usage: python -m silisocs_study.launch.guard -- CMD ...", file=sys.stderr)
         return 2
-    parent = os.getppid()
+    parent = parent or os.getppid()
     die_with_parent(signal.SIGTERM)
     if os.getppid() != parent:   # the parent died before the request took effect
         return 143
@@ -104,11 +115,29 @@ def main(argv: list[str]) -> int:
         print(f"cannot start {argv[0]!r}: {exc}", file=sys.stderr)
         return 127
     code = proc.wait()
+    if done and (not stopping or proc.returncode is not None and not _killed(code)):
+        _mark_done(done, code)   # first: an orchestrator killed now must not run it again
     if not stopping:   # CMD ended by itself: nothing it started may outlive it either
         kill_members(pgid, grace=1.0)
     if stopping:
         return 128 + stopping[0]
     return code if code >= 0 else 128 - code
+
+
+def _killed(code: int) -> bool:
+    return code in (-signal.SIGTERM, -signal.SIGKILL)
+
+
+def _mark_done(folder: str, code: int) -> None:
+    try:
+        from silisocs_study.rundir import write_done
+
+        write_done(folder, attempt_id=os.environ.get("SILISOCS_ATTEMPT_ID"),
+                   status="success" if code == 0 else "failed",
+                   exit_code=code if code >= 0 else 128 - code,
+                   error=None if code == 0 else f"command exited with code {code}")
+    except OSError as exc:  # the folder is gone: the record will say what happened
+        print(f"guard: cannot mark {folder} done: {exc}", file=sys.stderr)
 
 
 if __name__ == "__main__":
