@@ -28,6 +28,7 @@ from hydra.experimental.callback import Callback
 from .jobs import JOB_ENV
 
 VIEWS_DONE_ENV = "SILISOCS_STUDY_VIEWS_DONE"
+ATTEMPT_ENV = "SILISOCS_ATTEMPT_ID"
 
 
 class JobTimeout(Exception):
@@ -68,11 +69,44 @@ def _output_warnings(job: dict, config: Any) -> list[str]:
     ignore = hydra_entries(OmegaConf.select(config, "hydra.job.name", default=None),
                            OmegaConf.select(config, "hydra.output_subdir", default=None))
     from .ledger.lease import LEASE_NAME
+    from .rundir import DONE_NAME
 
-    if not wrote_nothing(folder, ignore | {"command.log", LEASE_NAME}):
+    if not wrote_nothing(folder, ignore | {"command.log", LEASE_NAME, DONE_NAME}):
         return []
     return [f"the run wrote nothing into its folder {folder} (only Hydra's own files): does "
             f"the app read the injected output key? see run_defaults.inject.output_dir"]
+
+
+def read_job_quick(path: str) -> dict:
+    from .jobs import read_job
+
+    return read_job(path)
+
+
+def _mark_done(job: dict, attempt_id: str, job_return: Any) -> None:
+    """The attempt finished: say so in its run folder before anything else (its exact
+    command's guard may have said it already, the moment the command exited)."""
+    from hydra.core.utils import JobStatus
+
+    from .rundir import read_done, write_done
+
+    folder = job.get("output_dir")
+    if not folder or job.get("mode") == "reuse_existing":
+        return
+    done = read_done(folder)
+    if done is not None and done.get("attempt_id") == attempt_id:
+        return
+    exc = getattr(job_return, "_return_value", None)
+    if job_return.status == JobStatus.COMPLETED:
+        status, code, error = "success", 0, None
+    else:
+        timed_out = isinstance(exc, JobTimeout) or getattr(exc, "timed_out", False)
+        status = "timeout" if timed_out else "failed"
+        code, error = getattr(exc, "exit_code", 1), f"{type(exc).__name__}: {exc}"
+    try:
+        write_done(folder, attempt_id=attempt_id, status=status, exit_code=code, error=error)
+    except OSError:   # the record still says what happened
+        pass
 
 
 def _take_lease(job: dict, config: Any) -> int | None:
@@ -176,6 +210,8 @@ class StudyCallback(Callback):
 
         install()   # a reused worker (joblib) composes its next jobs from parsed files
         self._active[path] = record_start(job, launcher=_launcher_name(config))
+        # the attempt this process runs (its exact command's guard marks it done by this id)
+        os.environ[ATTEMPT_ENV] = self._active[path]["attempt_id"]
         timeout = job.get("timeout_seconds")
         if timeout and job.get("command") is None and \
                 threading.current_thread() is threading.main_thread():
@@ -188,6 +224,9 @@ class StudyCallback(Callback):
             return
         if threading.current_thread() is threading.main_thread():
             signal.setitimer(signal.ITIMER_REAL, 0)
+        started = self._active.get(path)
+        if started is not None:   # first: an orchestrator killed from now on records the run
+            _mark_done(read_job_quick(path), started["attempt_id"], job_return)
         state = self._state.pop(path, None)
         if state is not None:   # first: recording must not run under the job's stdout, cwd...
             state.restore(keep_env=_env_set_keys(config))
@@ -212,6 +251,12 @@ class StudyCallback(Callback):
             record_finish(job, started, status=status, error=error, tail=tail,
                           exit_code=code, launcher=_launcher_name(config),
                           warnings=_output_warnings(job, config))
+        except Exception as exc:
+            # the run could not be recorded (a full disk...): the job must not count as a
+            # success; its return carries why (the sweeper prints it, the CLI exits 1)
+            job_return.status = JobStatus.FAILED
+            job_return.return_value = exc
+            raise
         finally:
             from .ledger.lease import release
 

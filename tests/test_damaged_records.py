@@ -153,8 +153,6 @@ def test_a_record_filed_under_another_name_never_counts_for_the_run_it_names(tmp
     assert own.read_bytes() == before
 
 
-@pytest.mark.xfail(strict=True, reason="needs launch/runner.py to print "
-                   "Ledger.damaged_warning() after ledger.all() (asked of the lead)")
 def test_run_names_the_damaged_records_before_launching(tmp_path):
     study = write_study(tmp_path / "study", noop_doc())
     assert_ok(cli(study, "run"))

@@ -46,7 +46,7 @@ class StudySweeper(Sweeper):
     def sweep(self, arguments: List[str]) -> Any:
         if self._basic is not None:
             return self._basic.sweep(arguments)
-        from silisocs_study.errors import StudyError
+        from silisocs_study.errors import StudyError, as_storage_error
         from silisocs_study.launch.sweep import StudySweep, SweepSettings
 
         try:
@@ -54,10 +54,13 @@ class StudySweeper(Sweeper):
             sweep = StudySweep(settings, config=self.config, hydra_context=self.hydra_context,
                                launcher=self.launcher, validate_fn=self.validate_batch_is_legal)
             return sweep.run(arguments)
-        except StudyError as exc:
-            print(f"error: {exc.format()}", file=sys.stderr)
+        except (StudyError, OSError) as exc:
+            error = exc if isinstance(exc, StudyError) else as_storage_error(exc)
+            if error is None:   # not the user's kind of failure: a real bug, shown as one
+                raise
+            print(f"error: {error.format()}", file=sys.stderr)
             sys.stderr.flush()
-            raise SystemExit(2) from None
+            raise SystemExit(error.exit_code) from None
 
 
 def _attach_callback(hydra_context: HydraContext) -> None:

@@ -192,7 +192,9 @@ def run_app(command: AppCommand, *, cwd: str, ledger, ids: set[str], session: st
             log_dir: Path, progress: bool = True, plain: bool = False) -> list[str]:
     """Run one app's multirun, restarting it after a hard crash until every run has a record
     from this session. Returns the runs it could not get run (none when all went through)."""
-    log_dir.mkdir(parents=True, exist_ok=True)
+    from ..atomic import make_dirs
+
+    make_dirs(log_dir, "the logs folder")
     pending_before = set(ids)
     pending = pending_before
     tag = command.tag()
@@ -208,6 +210,10 @@ def run_app(command: AppCommand, *, cwd: str, ledger, ids: set[str], session: st
             raise StudyError(f"the multirun of {command.label()} rejected its input (exit 2): "
                              f"{_tail_text(log_path)}")
         pending = {i for i in ids if not _attempted(ledger.read(i), session)}
+        if len(pending) < len(ids):
+            from ..errors import note_written
+
+            note_written()   # runs were recorded: a later storage error is partial work
         if rc not in (0, 1):
             crashed = _mark_crashed(ledger, ids, session, rc)
             print(f"  the multirun process ended with exit code {rc}; {len(crashed)} run(s) "
@@ -232,12 +238,19 @@ def _attempted(rec: dict | None, session: str) -> bool:
 def _mark_crashed(ledger, ids, session: str, rc: int) -> list[str]:
     from ..jobs import read_job
     from ..ledger.recorder import record_finish
+    from ..rundir import read_done
 
     out = []
     for run_id in ids:
         rec = ledger.read(run_id)
         if rec and rec.get("session") == session and rec.get("status") == "running":
             job = read_job(Path(ledger.generated) / "jobs" / f"{run_id}.json")
+            done = read_done(job["output_dir"])
+            if done and done.get("attempt_id") == rec.get("attempt_id"):
+                # it finished before the process died: record it as it ended (evaluated)
+                record_finish(job, rec, status=str(done.get("status") or "failed"),
+                              exit_code=done.get("exit_code"), error=done.get("error"))
+                continue
             record_finish(job, rec, status="failed", evaluate=False, exit_code=rc,
                           error=f"{CRASH_MARK} (the multirun process died with exit code {rc})")
             out.append(run_id)
@@ -254,9 +267,15 @@ def _watch(cmd, *, cwd: str, log_path: Path, ledger, ids: set, session: str, pro
     env[DEFER_VIEWS_ENV] = session   # the caller rebuilds the views once at the end
     from .guard import guarded
 
-    with open(log_path, "wb") as log:
+    from ..atomic import storage_failure
+
+    try:
+        log = open(log_path, "wb")
         log.write(("$ " + shlex.join(cmd) + "\n").encode())
         log.flush()
+    except OSError as exc:
+        raise storage_failure(exc, log_path, "the multirun log") from None
+    with log:
         # through the guard: if this process dies (even by SIGKILL), the multirun and
         # everything it started (joblib workers, exact commands) die with it
         proc = subprocess.Popen(guarded(cmd), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,

@@ -14,7 +14,7 @@ import uuid
 
 from .. import COMMAND
 from .. import overrides as ov
-from ..errors import StudyError
+from ..errors import StorageError, StudyError
 from ..plan import app_key
 
 
@@ -53,7 +53,12 @@ def _run(args: argparse.Namespace, plan) -> int:
     from ..ledger.adopt import adopt_external
 
     adopt_external(plan)   # runs silisocs' own study runner finished are complete runs here
+    from .recover import recover_finished
+
+    recover_finished(study, plan.runs, ledger, python)   # finished, then orchestrator died
     known = ledger.all()
+    if (damaged := ledger.damaged_warning()):
+        print(damaged, file=sys.stderr)
     decisions = decide(plan.runs, known, force=args.force,
                        retry_failed=args.retry_failed, stale=args.stale)
     s = decisions.summary()
@@ -139,6 +144,8 @@ def _write_study_reports(study, records: list[dict]) -> None:
         from ..report.reports import write_reports
 
         paths = write_reports(study, records=records)
+    except StorageError:
+        raise   # a full disk is the user's to fix, and the exit code must say so
     except StudyError as exc:
         print(f"Report not written: {exc.message}")
         return

@@ -228,8 +228,13 @@ class StudySweep:
             from ..ledger.adopt import adopt_external
 
             adopt_external(plan)   # runs silisocs' own study runner finished count here
+        from .recover import recover_finished
+
+        recover_finished(study, plan.runs, ledger, python)   # finished, orchestrator died
         records = ledger.all() if not self.s.plan_file else {
             r.run_id: rec for r in plan.runs if (rec := ledger.read(r.run_id)) is not None}
+        if (damaged := ledger.damaged_warning()):
+            print(damaged, file=sys.stderr)
         decisions = decide(plan.runs, records, force=self.s.force,
                            retry_failed=self.s.retry_failed, stale=self.s.stale,
                            session=self.s.session)
