@@ -38,6 +38,8 @@ def add_run_verbs(sub, add_common, add_filters) -> None:
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="jobs per launcher batch (default 50; submitit_local: max-concurrent)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask before large runs")
+    p.add_argument("--wait", action="store_true",
+                   help="if another process runs this study, wait for it instead of exit 2")
     p.add_argument("--no-progress", action="store_true", help="plain output, no live display")
     p.add_argument("--workspace", default=None, metavar="DIR",
                    help="experiment specs: run in this folder (resume/continue it) instead "

@@ -193,3 +193,22 @@ def test_ctrl_c_leaves_no_worker_behind(tmp_path):
         time.sleep(0.05)
     assert not [p for p in started if pid_alive(p)], "processes outlived Ctrl-C"
     assert not study_processes(study)
+
+
+def test_with_wait_the_second_orchestrator_waits_then_finds_everything_done(tmp_path):
+    study = execlog_study(tmp_path, seeds=(1, 2), seconds=0.8)
+    log = tmp_path / "exec.log"
+    first = subprocess.Popen(run_cmd(study), cwd=tmp_path, env=env(log),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while not executions(log) and time.time() < deadline:
+            time.sleep(0.05)
+        second = cli(study, "run", "--wait", "--no-progress", env=env(log), timeout=300)
+    finally:
+        first.wait(timeout=120)
+    assert first.returncode == 0
+    assert_ok(second)
+    assert f"waiting: study noop is being run by pid {first.pid}" in second.stderr
+    assert "skip (complete) 2" in second.stdout and "Launching" not in second.stdout
+    assert_exactly_once(log, ["h1__ok__s__seed1", "h1__ok__s__seed2"])

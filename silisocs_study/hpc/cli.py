@@ -20,6 +20,8 @@ def add_hpc_verbs(sub, add_common, add_filters, verb) -> None:
     p.add_argument("--folder", default=None, metavar="DIR",
                    help="submitit folder (default <generated>/submitit)")
     p.add_argument("--dry-run", action="store_true", help="print the jobs, submit nothing")
+    p.add_argument("--wait", action="store_true",
+                   help="if another process runs this study, wait for it instead of exit 2")
     add_resource_flags(p, default_timeout=60)
     add_hook_flags(p)
     add_filters(p)
@@ -42,6 +44,8 @@ def add_hpc_verbs(sub, add_common, add_filters, verb) -> None:
                    help="with --array-mode run: pack K runs into each task")
     p.add_argument("--submit", action="store_true",
                    help="submit (default: write the files and print the sbatch command)")
+    p.add_argument("--wait", action="store_true",
+                   help="if another process runs this study, wait for it instead of exit 2")
     p.add_argument("--skip-config-check", action="store_true",
                    help="do not compose the runs with their app before writing the tasks "
                         "(the check also decides the output key, e.g. output_rootname)")
