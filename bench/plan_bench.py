@@ -41,7 +41,7 @@ def synthetic_study(hypotheses: int = 4, conditions: int = 50, scenarios: int = 
 
 def run_once(study: Path, out: Path) -> tuple[float, float]:
     cmd = [sys.executable, "-m", "silisocs_study", "--study", str(study), "--repo-root",
-           str(study.parent), "plan", "--output", str(out)]
+           str(study.parent), "plan", "--output", str(out), "--skip-config-check"]
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     start = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

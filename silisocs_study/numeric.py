@@ -26,7 +26,7 @@ MAX_COUNT = 2 ** 31 - 1          # what Slurm, joblib and C ints take
 MAX_SECONDS = 1e9                # ~31 years; larger timeouts overflow OS waits
 MAX_MEM_GB = 2 ** 31 / 1024      # Slurm's --mem is an int of MB
 RUN_LIMIT_ENV = "SILISOCS_STUDY_MAX_RUNS"
-DEFAULT_RUN_LIMIT = 10_000_000
+DEFAULT_RUN_LIMIT = 1_000_000   # ~30 s and ~1 GB to plan on a 2-core machine; raise it with the env var
 
 
 # -- plain checks (None: fine; else the problem, to be put in a located error) --------------
@@ -83,7 +83,7 @@ def uncarried(value: Any) -> str | None:
 
 
 def run_limit() -> int:
-    """Most runs a study may expand to: $SILISOCS_STUDY_MAX_RUNS, else 10,000,000."""
+    """Most runs a study may expand to: $SILISOCS_STUDY_MAX_RUNS, else 1,000,000."""
     text = os.environ.get(RUN_LIMIT_ENV, "").strip()
     if not text:
         return DEFAULT_RUN_LIMIT

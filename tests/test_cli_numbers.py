@@ -109,7 +109,7 @@ def test_good_numbers_pass():
 
 def test_run_limit_from_the_environment(monkeypatch):
     monkeypatch.delenv(numeric.RUN_LIMIT_ENV, raising=False)
-    assert numeric.run_limit() == 10_000_000
+    assert numeric.run_limit() == 1_000_000
     monkeypatch.setenv(numeric.RUN_LIMIT_ENV, "50_000")
     assert numeric.run_limit() == 50_000
     for bad in ("0", "-1", "many"):

@@ -143,5 +143,6 @@ def test_unwritable_output_is_a_user_error(study_dir, tmp_path, capsys, verb):
     assert main(["--study", str(study_dir), verb, "--output", str(target),
                  "--skip-config-check"]) == 2   # its app (app.main) is not a real module
     captured = capsys.readouterr()
-    assert captured.err == f"error: --output {target}: is a directory\n"
+    assert captured.err == (f"error: --output {target}: cannot write: a folder stands where "
+                            f"the file must be\n")
     assert captured.out == "" and list(target.iterdir()) == []
