@@ -1,16 +1,17 @@
 """silisocs-study: plan, run, record, evaluate and report studies of Hydra runs.
 
-``silisocs_study.run(...)`` and ``silisocs_study.load(...)`` (see :mod:`silisocs_study.api`)
-are imported on first use, so ``import silisocs_study`` stays light.
+``silisocs_study.run(...)``, ``silisocs_study.load(...)`` and
+``silisocs_study.re_evaluate(...)`` (see :mod:`silisocs_study.api`) are imported on first use,
+so ``import silisocs_study`` stays light.
 """
 __version__ = "0.1.0"
 # the console script; silisocs' own study runner owns "silisocs-study", so ours has its own name
 COMMAND = "silisocs-sweep"
-__all__ = ["run", "load", "__version__"]
+__all__ = ["run", "load", "re_evaluate", "__version__"]
 
 
 def __getattr__(name: str):
-    if name in ("run", "load"):
+    if name in ("run", "load", "re_evaluate"):
         from . import api
 
         return getattr(api, name)

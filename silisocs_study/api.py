@@ -1,4 +1,5 @@
-"""Python API: ``silisocs_study.run(...)`` → list of dicts, ``load(...)`` → pandas DataFrame.
+"""Python API: ``silisocs_study.run(...)`` → list of dicts, ``load(...)`` → pandas DataFrame,
+``re_evaluate(...)`` → what the evaluators said, for finished runs (nothing is run again).
 
 Both go through the same pipeline as the CLI: ``run`` parses the very arguments
 ``silisocs-sweep run`` would get and calls :func:`silisocs_study.launch.runner.run_study`
@@ -138,6 +139,38 @@ def load(study_or_path, *, workspace: str | os.PathLike | None = None,
     return frame
 
 
+def re_evaluate(path_or_name: str | os.PathLike, evaluators: str | Sequence[str] | None = None,
+                *, repo_root: str | os.PathLike | None = None,
+                workspace: str | os.PathLike | None = None, wait: bool = False,
+                **filters: Any):
+    """Run the study's evaluators again on its finished runs (success and reused) without
+    running them; records, views and reports are updated as ``silisocs-sweep re-evaluate``
+    does (the same code path).
+
+    ``evaluators``: an id or a list of ids (default: each run's evaluators as the plan says).
+    ``filters`` as for :func:`run`. Returns a
+    :class:`~silisocs_study.launch.reevaluate.ReEvaluation`: ``records`` (the updated records
+    of the re-evaluated runs), ``failures``, ``not_finished``, ``stale``, ``exit_code`` and
+    ``summary()``. An unknown evaluator id, filter value or a study another process is
+    running raises :class:`~silisocs_study.errors.StudyError` (nothing written); a failing
+    evaluator does not raise (it is in ``failures`` and on the run's record).
+    """
+    from .cli import build_parser
+    from .launch.reevaluate import re_evaluate_command_result
+
+    root = Path(repo_root).resolve() if repo_root is not None else Path.cwd()
+    argv = ["re-evaluate", "--study", resolve_spec(path_or_name, root), "--repo-root",
+            str(root)]
+    for name in ([evaluators] if isinstance(evaluators, str) else list(evaluators or ())):
+        argv += ["--evaluator", str(name)]
+    if workspace is not None:
+        argv += ["--workspace", str(Path(workspace).expanduser().resolve())]
+    if wait:
+        argv.append("--wait")
+    argv += _filter_args(filters)
+    return re_evaluate_command_result(build_parser().parse_args(argv))
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 def resolve_spec(value: str | os.PathLike, repo_root: Path) -> str:
@@ -260,4 +293,4 @@ def _study_row(rec: dict) -> dict:
     return row
 
 
-__all__ = ["run", "load", "resolve_spec"]
+__all__ = ["run", "load", "re_evaluate", "resolve_spec"]

@@ -66,6 +66,12 @@ def add_run_verbs(sub, add_common, add_filters) -> None:
         pass
     else:
         add_hpc_verbs(sub, add_common, add_filters, verb)
+    try:
+        from .cli_evaluate import add_evaluate_verbs
+    except ImportError:
+        pass
+    else:
+        add_evaluate_verbs(sub, add_common, add_filters, verb)
     for parser in sub.choices.values():   # every verb: a bad flag is one line, exit 2
         one_line_errors(parser)
 

@@ -5,7 +5,8 @@ skip       success with the plan's fingerprint (``skipped_complete``)
 stale      success with another fingerprint → rerun | skip | error (policy)
 retry      failed/timeout and ``retry_failed`` (or ``force``)
 failed     failed/timeout, left alone (no ``retry_failed``) unless its plan changed since
-reuse      reuse_existing runs: recorded without launching
+reuse      reuse_existing runs: recorded without launching (again when an evaluator of its
+           condition failed or is missing from its record, unless ``re_evaluate: false``)
 """
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def decide(runs: list[Run], records: dict[str, dict], *, force: bool = False,
         if run.reuse is not None:
             if force or rec is None or rec.get("fingerprint") != run.fingerprint or \
                     rec.get("status") != "reused" or run.group.re_evaluate and \
-                    _evals_failed(rec):
+                    (_evals_failed(rec) or _evals_missing(rec, run)):
                 d.reuse.append(run)
             else:
                 d.skipped.append(run.run_id)
@@ -91,3 +92,10 @@ def decide(runs: list[Run], records: dict[str, dict], *, force: bool = False,
 
 def _evals_failed(rec: dict) -> bool:
     return any(e.get("status") == "failed" for e in rec.get("evaluations") or [])
+
+
+def _evals_missing(rec: dict, run: Run) -> bool:
+    """A reused run recorded before its condition had (some of) its evaluators: recording it
+    again evaluates it (nothing is launched)."""
+    have = {e.get("id") for e in rec.get("evaluations") or []}
+    return any(spec.id not in have for spec in run.group.evaluators)

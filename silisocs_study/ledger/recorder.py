@@ -87,7 +87,8 @@ def record_finish(job: dict, started: dict | None, *, status: str, error: str | 
 
 
 def record_reuse(job: dict) -> dict:
-    """A reused run: adopted without launching; evaluated again when ``re_evaluate``."""
+    """A reused run: adopted without launching; evaluated when ``re_evaluate`` (the default
+    when its condition lists evaluators), beside the ``reused_eval`` it was given."""
     from ..evaluate import run_evaluators
 
     rec = _base(job, uuid.uuid4().hex)
@@ -99,7 +100,7 @@ def record_reuse(job: dict) -> dict:
         evaluations.append({"id": "reused_eval", "status": "reused",
                             "path": job["reuse"]["eval"]})
     if job.get("re_evaluate") and job.get("evaluators"):
-        evaluations = run_evaluators(job, source)
+        evaluations += run_evaluators(job, source)
     rec["evaluations"] = evaluations
     rec["eval_paths"] = {e["id"]: e.get("path") for e in evaluations}
     rec["finished_at"] = utc_now()

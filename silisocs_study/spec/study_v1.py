@@ -178,6 +178,7 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
                 raise cond.error("evaluation_mode", f"expected append or replace, got "
                                                     f"{describe(cond.data['evaluation_mode'])}")
             timeout = execution.seconds("timeout_seconds")
+            evaluators = merge_evaluations(global_evals, local_evals, eval_mode)
             group = Group(
                 key=f"{hyp_id}/{cond_id}", study_name=name, hypothesis=hyp_id, condition=cond_id,
                 sub_experiment=sub, mode=mode, runner_module=runner, command=command,
@@ -186,8 +187,10 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
                 run_name_template=template(cond, "run_name_template", None) or d_run_name,
                 output_template=output, overrides=merged,
                 override_args=_encode(cond, merged), inject=inject,
-                evaluators=merge_evaluations(global_evals, local_evals, eval_mode),
-                re_evaluate=execution.bool("re_evaluate", False),
+                evaluators=evaluators,
+                # a reused run is evaluated like any run when its condition has evaluators
+                # (silisocs' runner needs re_evaluate: true); re_evaluate: false opts out
+                re_evaluate=execution.bool("re_evaluate", bool(evaluators)),
                 timeout_seconds=timeout,
                 # a range stays a range: the planner counts runs before anything is allocated
                 scenarios=tuple(scenarios),
