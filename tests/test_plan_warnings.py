@@ -78,4 +78,7 @@ def test_missing_reuse_source_fails_the_run_until_it_appears(tmp_path):
         "open(a.output, 'w').write(json.dumps({'aggregated': {'ok': 1}}))\n")
     second = cli(study, "run", "--no-progress")
     assert "reused 1" in second.stdout, second.stdout + second.stderr
+    # h1__a's evaluator failed in the first run and was not run again: still not complete
+    assert_ok(second, 1)
+    assert "[evaluator failed] h1__a__s__seed2: mine" in second.stdout
     assert load_records(study)["h1__old__reuse_0"]["status"] == "reused"

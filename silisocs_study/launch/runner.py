@@ -125,9 +125,10 @@ def _run(args: argparse.Namespace, plan) -> int:
         records = sorted_records(known)   # what the rebuild would have returned
         full = plan if not plan.filters else build_plan(study)
         mark_stale(records, {r.run_id: r.fingerprint for r in full.runs})
-    launched = [rec for r in decisions.launch + decisions.reuse
-                if (rec := ledger.read(r.run_id)) is not None and rec.get("session") == session]
-    rc = _report(plan, launched, session, time.time() - started, unrun)
+    from .outcome import Outcome
+
+    outcome = Outcome.read(plan.runs, ledger, session)   # every selected run, now final
+    rc = _report(plan, outcome, time.time() - started, unrun, decisions)
     if study.kind == "study" and records and (
             changed or not (study.generated / "reports" / "summary.md").exists()):
         _write_study_reports(study, records)
@@ -197,25 +198,27 @@ def _failed_in(ledger, ids: set[str], session: str) -> bool:
     return False
 
 
-def _report(plan, records: list[dict], session: str, elapsed: float,
-            unrun: list[str] = ()) -> int:
-    mine = [r for r in records if r.get("session") == session]
-    by_status: dict[str, int] = {}
-    for r in mine:
-        by_status[r.get("status")] = by_status.get(r.get("status"), 0) + 1
-    failed = [r for r in mine if r.get("status") in ("failed", "timeout", "running")]
-    eval_failed = [r for r in mine if any(e.get("status") == "failed"
-                                          for e in r.get("evaluations") or [])]
-    print(f"Done in {elapsed:.1f}s: " + (", ".join(f"{k} {v}" for k, v in sorted(
-        by_status.items())) or "nothing to run"))
-    for r in failed[:20]:
-        print(f"  [{r.get('status')}] {r['run_id']}: {r.get('error')}  log: {r.get('log_path')}")
-    for r in eval_failed[:20]:
-        bad = [e['id'] for e in r.get('evaluations') or [] if e.get('status') == 'failed']
-        print(f"  [evaluator failed] {r['run_id']}: {', '.join(bad)}")
-    if unrun:
-        print(f"  not run: {len(unrun)} run(s): {', '.join(unrun[:5])}"
-              f"{' ...' if len(unrun) > 5 else ''}")
+def _report(plan, outcome, elapsed: float, unrun: list[str], decisions) -> int:
+    """The final lines and the exit code, from the records of every selected run."""
+    print(outcome.line(elapsed))
+    bad = [(run_id, outcome.records.get(run_id) or {}) for run_id in outcome.incomplete]
+    for run_id, rec in bad[:20]:
+        status = outcome.states[run_id]
+        if status == "pending":
+            why = "never run" + (" (this invocation did not get to it)" if run_id in unrun
+                                 else "")
+        elif status == "running":
+            why = "still executing elsewhere, or its process died unrecorded"
+        else:
+            why = str(rec.get("error"))
+            if run_id in decisions.left_failed:
+                why += " (earlier; not retried: use --retry-failed)"
+        log = f"  log: {rec['log_path']}" if rec.get("log_path") else ""
+        print(f"  [{status}] {run_id}: {why}{log}")
+    if len(bad) > 20:
+        print(f"  ... and {len(bad) - 20} more (status lists them)")
+    for run_id, ids in list(outcome.eval_failed.items())[:20]:
+        print(f"  [evaluator failed] {run_id}: {', '.join(ids)}")
     gen = plan.study.generated
     print(f"Views: {gen / 'repro_lock.json'}, {gen / 'study_index.json'}")
-    return 1 if failed or eval_failed or unrun else 0
+    return outcome.exit_code

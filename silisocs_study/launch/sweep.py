@@ -100,24 +100,52 @@ VIEW_FILES = ("repro_lock.json", "repro_lock.jsonl", "study_index.json", "study_
 
 
 def _views_stamp(study) -> dict | None:
-    """What the views are built from: every record file's name, inode, size and mtime (ns),
-    and the study file (stale marks depend on it). The inode alone is not enough: a rewritten
-    record (os.replace of a new file) may get the inode the old one just freed."""
+    """What the views are built from, by content: a hash over every record file's name and
+    bytes, plus the study file's bytes (stale marks depend on it). Never file identity or
+    timestamps: a rewritten record can reuse the freed inode, and a retry within the same
+    clock tick keeps size and mtime. Reading 10,000 records for the hash costs ~0.1 s."""
     import hashlib
 
-    digest = hashlib.sha256()
+    digest = hashlib.blake2b(digest_size=32)
+    records = study.generated / "records"
     try:
-        with os.scandir(study.generated / "records") as entries:
-            items = sorted((e.name, e.inode(), st.st_size, st.st_mtime_ns)
-                           for e in entries if (st := e.stat(follow_symlinks=False)))
-        spec = os.stat(study.file)
+        with os.scandir(records) as entries:
+            names = sorted(e.name for e in entries)
+        spec = Path(study.file).read_bytes()
     except FileNotFoundError:
         return None
-    for item in items:
-        digest.update("\0".join(map(str, item)).encode() + b"\n")
-    return {"records_sha256": digest.hexdigest(), "records": len(items),
-            "study_file": str(study.file), "study_mtime_ns": spec.st_mtime_ns,
-            "study_size": spec.st_size}
+    for name in names:
+        digest.update(name.encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(_content(records / name))
+        digest.update(b"\0")
+    study_hash = hashlib.blake2b(spec, digest_size=16).hexdigest()
+    return {"records_blake2b": digest.hexdigest(), "records": len(names),
+            "study_file": str(study.file), "study_blake2b": study_hash}
+
+
+def _content(path: Path) -> bytes:
+    """A record file's bytes; what is not a regular file (a FIFO, a folder, a link planted
+    there) is hashed by its kind: opened without following links or blocking."""
+    import stat
+
+    from ..ledger.records import _O_READ
+
+    try:
+        fd = os.open(path, _O_READ)
+    except OSError as exc:
+        return f"<{exc.errno}>".encode()
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            return f"<{stat.S_IFMT(mode)}>".encode()
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        return f"<{exc.errno}>".encode()
+    finally:
+        os.close(fd)
 
 
 def _views_fresh(study, stamp: dict | None) -> bool:
@@ -276,10 +304,10 @@ class StudySweep:
             rebuild_study_views(str(study.file), plan=plan)
         # else: whoever started this multirun rebuilds the views once, after all of its
         # multiruns (each rebuild re-reads every record)
-        left = decisions.left_failed
-        if left and top:
+        left = decisions.left_failed if top else []
+        if left:
             log.info("%d earlier failed run(s) not retried (use retry_failed=true)", len(left))
-        self._report_failures(ledger, here + elsewhere)
+        self._report_failures(ledger, here + elsewhere, left)
         return returns
 
     # -- other apps and the composition check ----------------------------------------------
@@ -343,9 +371,11 @@ class StudySweep:
         os.environ["SILISOCS_STUDY_VIEWS_DONE"] = self.s.session   # nothing to rebuild
         return []
 
-    def _report_failures(self, ledger, runs: list[Run]) -> None:
+    def _report_failures(self, ledger, runs: list[Run], left: list[str] = ()) -> None:
         """What happened to the runs this multirun was responsible for, from their records
-        (not from counters): failures with their error, runs never run, output warnings."""
+        (not from counters): failures with their error, runs never run, output warnings.
+        Selected runs left failed (not retried) make the exit code 1 too: the selection is
+        not complete."""
         failed, unrun, warned = [], [], []
         for run in runs:
             rec = ledger.read(run.run_id)
@@ -359,7 +389,14 @@ class StudySweep:
         for rec in warned[:10]:
             print(f"[silisocs-sweep] warning: {rec['run_id']}: {'; '.join(rec['warnings'])}",
                   file=sys.stderr)
+        if left:
+            print(f"[silisocs-sweep] {len(left)} selected run(s) failed earlier and were not "
+                  f"retried (hydra.sweeper.retry_failed=true): {', '.join(left[:5])}"
+                  f"{' ...' if len(left) > 5 else ''}", file=sys.stderr)
         if not failed and not unrun:
+            if left:
+                sys.stderr.flush()
+                raise SystemExit(1)
             return
         print(f"[silisocs-sweep] {len(failed)} of {len(runs)} run(s) failed"
               f"{f', {len(unrun)} not run' if unrun else ''}", file=sys.stderr)
