@@ -205,3 +205,44 @@ def compose_app(conf_dir: Path, *overrides: str) -> dict[str, Any]:
     container = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(container, dict)
     return container
+
+
+# -- Slurm: tests marked `slurm` run only when a controller answers ---------------------------
+
+_SLURM_STATE: list[str | None] = []
+
+
+def slurm_unreachable() -> str | None:
+    """Why no Slurm cluster can run jobs here (None: `sinfo` reached a controller that has a
+    partition). Asked once per session: `sbatch` on PATH is not enough, a machine may have
+    the client tools and no running controller."""
+    if not _SLURM_STATE:
+        import shutil
+
+        if shutil.which("sinfo") is None or shutil.which("sbatch") is None:
+            why = "sbatch/sinfo not on PATH"
+        else:
+            try:
+                proc = subprocess.run(["sinfo", "-h", "-o", "%P"], capture_output=True,
+                                      text=True, timeout=15)
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                why = f"sinfo did not answer ({type(exc).__name__})"
+            else:
+                first = (proc.stderr.strip().splitlines() or [""])[0]
+                why = None if proc.returncode == 0 and proc.stdout.strip() else \
+                    f"sinfo cannot reach a controller ({first or f'exit {proc.returncode}'})"
+        _SLURM_STATE.append(why)
+    return _SLURM_STATE[0]
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    slurm_items = [item for item in items if item.get_closest_marker("slurm")]
+    if not slurm_items:
+        return
+    why = slurm_unreachable()
+    if why is None:
+        return
+    skip = pytest.mark.skip(reason=f"no Slurm cluster: {why} (start one with "
+                                   f"`bash slurm_scripts/local-cluster.sh up`)")
+    for item in slurm_items:
+        item.add_marker(skip)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -184,13 +183,7 @@ def test_a_bad_override_stops_the_study_at_its_line_before_anything_runs(study, 
 
 # -- Slurm ---------------------------------------------------------------------------------
 
-slurm = pytest.mark.skipif(shutil.which("sbatch") is None,
-                           reason="sbatch not on PATH: no Slurm cluster here (start one with "
-                                  "`bash slurm_scripts/local-cluster.sh up`)")
-
-
 @pytest.mark.slurm
-@slurm
 def test_submitit_slurm_launcher(study, tmp_path):
     proc = design_line(study, "hydra/launcher=submitit_slurm", "hydra.launcher.partition=debug",
                        f"hydra.launcher.submitit_folder={tmp_path / 'submitit'}/%j",
@@ -203,7 +196,6 @@ def test_submitit_slurm_launcher(study, tmp_path):
 
 
 @pytest.mark.slurm
-@slurm
 def test_slurm_array_verb(study, tmp_path):
     proc = cli(study, "slurm-array", "--array-mode", "run", "--partition", "debug",
                "--cpus-per-task", "1", "--submit", timeout=300)
