@@ -180,3 +180,31 @@ def test_design_line_exits_1_while_a_selected_run_is_left_failed(tmp_path):
                              sweep_dir=tmp_path / "mr3")
     assert retried.returncode == 0, retried.stderr[-2000:]
     assert {r["status"] for r in load_records(study).values()} == {"success"}
+
+
+def test_a_record_rewritten_in_place_with_the_same_size_and_times_rebuilds_the_views(
+        tmp_path):
+    """The case file identity cannot see: same name, inode, size and mtime, new content."""
+    from silisocs_study.launch.sweep import rebuild_study_views
+
+    flag = tmp_path / "fail.flag"
+    doc = study_doc(flag, tmp_path / "unused")
+    doc["hypotheses"]["h1"]["conditions"] = {"flaky": {"overrides": {
+        "fail_if_exists": str(flag)}}}
+    flag.touch()
+    study = write_study(tmp_path / "study", doc)
+    assert cli(study, "run", "--no-progress").returncode == 1
+    path = next((study / "generated" / "records").glob("*.json"))
+    st = path.stat()
+    text = path.read_text()
+    assert '"status":"failed"' in text.replace(" ", "")
+    fake = re.sub(r'("status":\s*)"failed"', r'\1"zzzzzz"', text, count=1)
+    assert len(fake) == len(text)
+    with open(path, "r+") as fh:          # same inode, same size
+        fh.write(fake)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))   # same times
+    records = rebuild_study_views(str(study / "study.yaml"), repo_root=str(tmp_path),
+                                  only_if_changed=True)
+    assert records is not None, "the views were judged fresh"
+    lock = json.loads((study / "generated" / "repro_lock.json").read_text())
+    assert [r["status"] for r in lock["records"]] == ["zzzzzz"]
