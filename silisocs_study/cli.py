@@ -96,6 +96,9 @@ def load_plan(args: argparse.Namespace, *, filtered: bool = True):
     if not getattr(args, "study", None):
         raise StudyError("--study PATH is required")
     study = load_study(args.study, getattr(args, "repo_root", None))
+    from .extra_overrides import fold_extra_overrides
+
+    study.warnings += fold_extra_overrides(study, getattr(args, "hydra_overrides", None) or [])
     return build_plan(study, filters_from(args) if filtered else None)
 
 

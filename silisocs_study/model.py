@@ -114,6 +114,7 @@ class Group:
     checkpoint_default: int | None = None       # cadence injected when the app has sim.checkpoint
     path: tuple = ()                            # YAML path of the condition (for error lines)
     override_paths: dict[str, tuple] = field(default_factory=dict)  # key → where it is set
+    extra_overrides: tuple[str, ...] = ()       # given after `--` (in override_args too)
 
     def to_json(self) -> dict:
         return {
@@ -187,6 +188,7 @@ class Study:
     defaults: dict[str, Any] = field(default_factory=dict)    # max_concurrent, timeout...
     doc: Any = None               # the parsed Document: turns YAML paths into file:line errors
     warnings: list[str] = field(default_factory=list)         # plan-time notes (e.g. reuse)
+    extra_overrides: tuple[str, ...] = ()   # given after `--`, folded into the groups
 
     def error(self, path: tuple, message: str):
         """A StudyError at ``path`` of the study file (file:line:col when known)."""

@@ -11,6 +11,9 @@ def describe_plan(plan: Plan, *, first: int = 10) -> str:
     lines = [f"Study: {study.name} ({study.study_id})  [{study.kind}]",
              f"File: {study.display_file}",
              f"Workspace: {study.workspace}"]
+    if study.extra_overrides:
+        lines.append(f"Overrides after --: {' '.join(study.extra_overrides)} (every run; they "
+                     f"take precedence over the study's)")
     if study.meta.get("question"):
         lines.append(f"Question: {study.meta['question']}")
     shown = f"{len(plan.runs)}" if not plan.filters else f"{len(plan.runs)} of {plan.total}"
@@ -34,6 +37,8 @@ def describe_plan(plan: Plan, *, first: int = 10) -> str:
         lines.append("First runs:")
         for run in plan.runs[:first]:
             extra = f" axes={run.axes}" if run.axes else ""
+            if run.group.extra_overrides and run.command is None:
+                extra += f" overrides={list(run.group.override_args)}"
             lines.append(f"  - {run.run_id}  mode={run.mode} scenario={run.scenario} "
                          f"seed={run.seed}{extra}")
         if len(plan.runs) > first:

@@ -81,17 +81,22 @@ def _listish(value: Any) -> Any:
     return str(value)
 
 
-def load(settings: SweepSettings, cwd: str | None):
+def load(settings: SweepSettings, cwd: str | None, extra: Sequence[str] = ()):
+    """(study, plan); ``extra`` (the multirun's own overrides) is folded into every run's
+    overrides. A Slurm task's plan.json already holds the submission's folded overrides."""
     if settings.plan_file:  # a Slurm array task: its rows of the submission's plan.json
         from ..hpc.planfile import plan_from_file
 
         return plan_from_file(settings.plan_file, settings.filters)
+    from ..extra_overrides import fold_extra_overrides
     from ..spec import load_study
 
     base = Path(cwd) if cwd else Path.cwd()
     root = settings.repo_root or str(base)
     study = load_study(settings.study, root if Path(root).is_absolute() else base / root,
                        cwd=base, workspace=settings.workspace)
+    for note in fold_extra_overrides(study, extra):
+        log.warning(note)
     return study, build_plan(study, settings.filters)
 
 
@@ -230,7 +235,7 @@ class StudySweep:
 
         install()   # every job's composition re-reads the same config files: parse once
         cwd = str(self.config.hydra.runtime.cwd)
-        study, plan = load(self.s, cwd)
+        study, plan = load(self.s, cwd, extra)
         from ..appconfig import app_facts
         from ..spec.study_v1 import python_executable
 
@@ -451,7 +456,8 @@ class StudySweep:
         path = write_job(study, run, python, session=self.s.session,
                          timeout_seconds=self.s.timeout_seconds, previous_attempt=previous) \
             if write else study.generated / "jobs" / f"{run.run_id}.json"
-        args = list(extra) + (job_overrides(run) if run.command is None else [])
+        # the multirun's own overrides (after `--`) are folded into job_overrides: load()
+        args = job_overrides(run) if run.command is None else []
         args.append(ov.format_override("hydra.sweep.subdir", run.output_dir))
         args.append(ov.format_override(f"++hydra.job.env_set.{JOB_ENV}", str(path)))
         return args
