@@ -33,12 +33,18 @@ def app_facts(config: Any) -> AppFacts:
 
 
 _QUOTED = re.compile(r"'([^'\n]+)'")
+_MISSING = re.compile(r"Could not override '([^'\n]+)'")
+# what each inject role passes, and a value to declare its key with in the app's config
+_ROLE_VALUE = {"seed": ("<seed>", "0"), "run_name": ("<run name>", "null"),
+               "experiment_name": ("<study name>", "null"), "scenario": ("<scenario>", "null"),
+               "output_dir": ("<run folder>", "null")}
 
 
 def locate(study: Study, group: Group, message: str, *, prefix: str = "") -> StudyError:
     """A composition error (Hydra's message) as a StudyError at the line that caused it: the
-    override it names (where the winning level wrote it), the inject role it comes from, or
-    else the condition itself."""
+    override it names (where the winning level wrote it), the inject role it comes from (with
+    the fix: declare the key in the app's config, or change run_defaults.inject), or else the
+    condition itself."""
     first = " ".join(message.split())[:400]
     text = f"{prefix}{first}"
     names = _QUOTED.findall(message)
@@ -58,7 +64,32 @@ def locate(study: Study, group: Group, message: str, *, prefix: str = "") -> Stu
                 group.path
             if study.doc is not None and where not in study.doc.value_marks:
                 where = ("study", "run_defaults") if study.kind == "study" else group.path
+            missing = _MISSING.search(message)
+            if missing and missing.group(1) in bares:
+                return study.error(where, prefix + _missing_key(study, group, role,
+                                                                missing.group(1)))
             hint = (f" (the planner injects '{key}' for {role}; set run_defaults.inject."
                     f"{role} to the app's key, or null)") if study.kind == "study" else ""
             return study.error(where, text + hint)
     return study.error(group.path, text)
+
+
+def _missing_key(study: Study, group: Group, role: str, bare: str) -> str:
+    """The fix for an injected key the app's config does not declare (Hydra refuses to
+    override a key that is not there): declare it, or change or turn off the injection."""
+    shown, example = _ROLE_VALUE.get(role, ("<value>", "null"))
+    declare = f"`{bare}: {example}`" if "." not in bare else f"the key {bare}"
+    setting = f"run_defaults.inject.{role}" if study.kind == "study" else \
+        f"inject.{role} in the scenario"
+    text = (f"the app's config has no key '{bare}' (the study passes {bare}={shown} to every "
+            f"run): add {declare} to the app's config, or set {setting} to '++{bare}' (adds "
+            f"the key) or null (passes nothing)")
+    others = [(r, ov.split_key(k)[1]) for r, k in group.inject.items()
+              if r != role and k and k != AUTO_OUTPUT and not k.startswith("+")]
+    if others:
+        names = [b for _, b in others]
+        listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        r, b = others[0]
+        text += (f"; it also passes {listed}: declare each the config lacks "
+                 f"(e.g. `{b}: {_ROLE_VALUE.get(r, ('', 'null'))[1]}`)")
+    return text

@@ -56,12 +56,13 @@ def _env_set_keys(config: Any) -> list[str]:
     return list(env_set.keys()) if env_set else []
 
 
-def _output_warnings(job: dict, config: Any) -> list[str]:
+def _output_warnings(job: dict, config: Any, cwd: tuple | None = None) -> list[str]:
     """A run folder holding nothing but Hydra's own files: the app wrote its output
-    elsewhere (it ignored the injected output key) or wrote nothing at all."""
+    elsewhere (it ignored the injected output key) or wrote nothing at all. ``cwd``: the
+    job's working directory and its files when the job started (named if they changed)."""
     from omegaconf import OmegaConf
 
-    from .rundir import hydra_entries, wrote_nothing
+    from .rundir import cwd_note, hydra_entries, wrote_nothing
 
     folder = job.get("output_dir")
     if not folder or job.get("mode") == "reuse_existing":
@@ -74,7 +75,8 @@ def _output_warnings(job: dict, config: Any) -> list[str]:
     if not wrote_nothing(folder, ignore | {"command.log", LEASE_NAME, DONE_NAME}):
         return []
     return [f"the run wrote nothing into its folder {folder} (only Hydra's own files): does "
-            f"the app read the injected output key? see run_defaults.inject.output_dir"]
+            f"the app read the injected output key? see run_defaults.inject.output_dir"
+            + cwd_note(folder, *(cwd or (None, None)))]
 
 
 def read_job_quick(path: str) -> dict:
@@ -189,10 +191,11 @@ class StudyCallback(Callback):
         self._active: dict[str, dict] = {}
         self._state: dict[str, Any] = {}
         self._leases: dict[str, int | None] = {}
+        self._cwd: dict[str, tuple] = {}   # job → (its cwd, the files there when it started)
 
     def __getstate__(self) -> dict:
         return {"rebuild_views": self.rebuild_views, "_active": {}, "_state": {},
-                "_leases": {}}
+                "_leases": {}, "_cwd": {}}
 
     def on_job_start(self, config: Any, **kwargs: Any) -> None:
         path = _job_path(config)
@@ -204,6 +207,12 @@ class StudyCallback(Callback):
 
         self._state[path] = ProcessState.capture()
         job = read_job(path)
+        from .rundir import top_files
+
+        # where the app (or exact command) runs: what it writes there lands outside its folder
+        cwd = str(job.get("working_directory") or os.getcwd()) if job.get("command") else \
+            os.getcwd()
+        self._cwd[path] = (cwd, top_files(cwd))
         if job.get("mode") != "reuse_existing":
             self._leases[path] = _take_lease(job, config)
         from .launch.configcache import install
@@ -250,7 +259,7 @@ class StudyCallback(Callback):
         try:
             record_finish(job, started, status=status, error=error, tail=tail,
                           exit_code=code, launcher=_launcher_name(config),
-                          warnings=_output_warnings(job, config))
+                          warnings=_output_warnings(job, config, self._cwd.pop(path, None)))
         except Exception as exc:
             # the run could not be recorded (a full disk...): the job must not count as a
             # success; its return carries why (the sweeper prints it, the CLI exits 1)

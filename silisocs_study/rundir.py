@@ -5,7 +5,9 @@ Before an attempt starts, whatever an earlier attempt left in the folder is move
 outside the folder, so no evaluator reads it), so a forced or retried run starts empty and
 evaluators never sum two attempts. After the attempt,
 a folder that holds nothing but Hydra's own bookkeeping means the app wrote its output
-elsewhere (e.g. it ignored the injected output key): that is a warning on the record.
+elsewhere (e.g. it ignored the injected output key): that is a warning on the record, which
+also names the files the run changed meanwhile in its working directory (the repo root: every
+run there would overwrite the same files).
 """
 from __future__ import annotations
 
@@ -64,6 +66,54 @@ def wrote_nothing(folder: str | os.PathLike, ignore: set[str]) -> bool:
             return all(e.name in ignore for e in entries)
     except (FileNotFoundError, NotADirectoryError):
         return True
+
+
+MAX_NAMED = 5   # files named in a warning
+
+
+def top_files(folder: str | os.PathLike) -> dict[str, tuple[int, int]] | None:
+    """The regular files directly in ``folder``: name → (size, mtime_ns). One scandir, no
+    recursion (a run's working directory is usually the repo root). None: unreadable."""
+    out: dict[str, tuple[int, int]] = {}
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.is_file(follow_symlinks=False):
+                        st = entry.stat(follow_symlinks=False)
+                        out[entry.name] = (st.st_size, st.st_mtime_ns)
+                except OSError:
+                    continue
+    except OSError:
+        return None
+    return out
+
+
+def changed_files(folder: str | os.PathLike, before: dict | None) -> list[str]:
+    """Names of the files directly in ``folder`` created or rewritten since ``before``
+    (a :func:`top_files` snapshot), sorted."""
+    if before is None:
+        return []
+    after = top_files(folder) or {}
+    return sorted(name for name, stamp in after.items() if before.get(name) != stamp)
+
+
+def cwd_note(folder: str | os.PathLike, cwd: str | None, before: dict | None) -> str:
+    """The part of an empty-folder warning that names what the run changed in its working
+    directory instead ('' when nothing, or when the working directory is the run folder)."""
+    if not cwd or before is None:
+        return ""
+    real = os.path.realpath(cwd)
+    if real == os.path.realpath(folder):
+        return ""
+    names = changed_files(cwd, before)
+    if not names:
+        return ""
+    shown = ", ".join(names[:MAX_NAMED]) + (f" (+{len(names) - MAX_NAMED} more)"
+                                             if len(names) > MAX_NAMED else "")
+    return (f"; meanwhile {len(names)} file(s) in its working directory {cwd} were written: "
+            f"{shown} (every run writing there overwrites the same files: write into the "
+            f"run folder instead)")
 
 
 DONE_NAME = ".silisocs-done"   # written the moment an attempt's app or command finishes

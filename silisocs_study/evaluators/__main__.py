@@ -1,5 +1,8 @@
 """``python -m silisocs_study.evaluators <preset> --run-dir D --output F``: the builtin presets as a command.
 
+``study_eval`` runs the study's own ``eval.py`` (beside the study file named by ``--study``,
+else ``./eval.py``) exactly as the orchestrator does; arguments after ``--`` go to the script.
+
 Exit codes: 0 success, 1 the evaluation failed, 2 usage error (unknown preset, missing run dir,
 bad flag) — each with a one-line message on stderr, no traceback unless SILISOCS_DEBUG=1.
 """
@@ -13,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .options import EvaluatorUsageError
-from .registry import PRESETS, preset_names, run_builtin
+from .registry import PRESETS, STUDY_EVAL, get_preset, preset_names, run_builtin, run_study_eval
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,11 +37,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="probe evaluators: extra hook, module:function or path/file.py:function (repeatable)")
     parser.add_argument("--carry-forward", action="store_true", help="probe evaluators: hold last answers")
     parser.add_argument("--no-plots", action="store_true", help="skip the builtin PNG plots")
+    parser.add_argument("--study", default=None, metavar="PATH",
+                        help="study_eval: the study file or its folder (runs the eval.py beside "
+                             "it; default ./eval.py); arguments after -- go to the script")
     parser.add_argument("--list", action="store_true", help="list presets and exit")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    forwarded: list[str] = []
+    if "--" in argv:   # study_eval: the rest goes to eval.py, as the study's static_args do
+        cut = argv.index("--")
+        argv, forwarded = argv[:cut], argv[cut + 1:]
     try:
         args = build_parser().parse_args(argv)
         if args.list:
@@ -49,6 +60,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise EvaluatorUsageError("missing preset name (try --list)")
         if args.run_dir is None or args.output is None:
             raise EvaluatorUsageError("--run-dir and --output are required")
+        preset = get_preset(args.name)
+        if preset.name == STUDY_EVAL:
+            if args.postprocessor or args.carry_forward or args.no_plots:
+                raise EvaluatorUsageError(f"{STUDY_EVAL} runs eval.py: give its own arguments "
+                                          f"after --")
+            run_study_eval(args.run_dir, args.output, args.study, forwarded)
+            print(f"wrote {args.output}")
+            return 0
+        if args.study is not None or forwarded:
+            raise EvaluatorUsageError(f"--study and arguments after -- are for {STUDY_EVAL} "
+                                      f"only, not {preset.name}")
         extra: list[str] = []
         for spec in args.postprocessor:
             extra += ["--postprocessor", spec]

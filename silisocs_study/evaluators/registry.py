@@ -150,3 +150,54 @@ def run_builtin(
     payload = module.evaluate(preset.name, run_path, out_path, options)
     write_json_atomic(out_path, payload)
     return payload
+
+
+STUDY_EVAL = PREFIX + "study_eval"
+STUDY_EVAL_SCRIPT = "eval.py"
+
+
+def study_eval_script(study: str | os.PathLike | None) -> Path:
+    """The ``eval.py`` that ``builtin.study_eval`` runs: beside the study file (``study`` names
+    the file or its folder), else ``./eval.py`` in the current directory."""
+    if study is None:
+        return Path.cwd() / STUDY_EVAL_SCRIPT
+    path = Path(study)
+    if not path.exists():
+        raise EvaluatorUsageError(f"study not found: {path}")
+    return (path if path.is_dir() else path.parent) / STUDY_EVAL_SCRIPT
+
+
+def run_study_eval(run_dir: Path, output: Path, study: str | os.PathLike | None = None,
+                   args: Sequence[str] = (), python: str | None = None) -> None:
+    """``builtin.study_eval`` as the orchestrator runs it: ``<python> <study dir>/eval.py
+    [args] --run-dir D --output F`` in the current directory; success is exit 0 and a JSON
+    object at ``output``. Raises ``EvaluatorUsageError`` (no eval.py, no run dir) or
+    ``RuntimeError`` (the script failed)."""
+    import json
+    import subprocess
+    import sys
+
+    script = study_eval_script(study)
+    if not script.is_file():
+        where = "beside the study file" if study is not None else \
+            "in the current directory (or pass --study: the study file or its folder)"
+        raise EvaluatorUsageError(f"{STUDY_EVAL} runs the study's {STUDY_EVAL_SCRIPT}: "
+                                  f"{script} not found {where}")
+    run_path = Path(run_dir)
+    if not run_path.is_dir():
+        raise EvaluatorUsageError(f"run directory not found: {run_path}")
+    out_path = Path(output)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    argv = [python or sys.executable, str(script), *args, "--run-dir", str(run_path),
+            "--output", str(out_path)]
+    code = subprocess.run(argv, stdin=subprocess.DEVNULL).returncode
+    if code != 0:
+        raise RuntimeError(f"{script} exited with code {code}")
+    try:
+        payload = json.loads(out_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RuntimeError(f"{script} exited 0 but wrote no {out_path}") from None
+    except ValueError as exc:
+        raise RuntimeError(f"{out_path} is not JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise RuntimeError(f"{out_path} holds a JSON {type(payload).__name__}, not an object")

@@ -20,6 +20,13 @@ Neither is ever appended through a symlink: their history lives in the file, so 
 planted in their place (or a folder on the way inside the study) is refused with a one-line
 error before either file is touched; point ``study_summary_path`` / ``summary_log_path`` in
 the study file at another place instead.
+
+Both files belong to the study being used: by default ``SUMMARY.md`` beside its study file and
+``generated/summary_log.jsonl`` in its workspace. An explicit ``study_summary_path`` /
+``summary_log_path`` that lands in the folder of *another* study (a copied study still naming
+its original's files, as silisocs writes them) is refused at its line, nothing written: a
+copy never appends to the original's log. A study nested inside another study's folder may
+point at that parent's files.
 """
 from __future__ import annotations
 
@@ -88,12 +95,50 @@ def append_summary(study, *, author: str, note: str, hypothesis: str | None = No
              "study_name": study.name, "author": author, "hypothesis": hypothesis,
              "condition": condition, "note": note, "evidence_paths": evidence}
     md, log = paths(study)
+    for key, path in (("study_summary_path", md), ("summary_log_path", log)):
+        _refuse_other_study(study, key, path)
     md_below, log_below = _below(study, md), _below(study, log)
     for path, below, what in ((log, log_below, LOG_WHAT), (md, md_below, MD_WHAT)):
         refuse_links(path, below, what, final=True)   # both checked before either is written
     append_line(log, entry, what=LOG_WHAT, below=log_below)
     append_markdown(md, study.name, markdown_block(entry), below=md_below)
     return entry
+
+
+STUDY_FILES = ("study.yaml", "study.yml")
+
+
+def _owner(path: Path) -> Path | None:
+    """The nearest folder above ``path`` that holds a study file (a study's workspace)."""
+    for folder in Path(os.path.abspath(path)).parents:
+        if any((folder / name).is_file() for name in STUDY_FILES):
+            return folder
+    return None
+
+
+def _refuse_other_study(study, key: str, path: Path) -> None:
+    """``path`` (an explicit setting) must not lie in another study's folder, unless this
+    study is nested inside that folder."""
+    workspace = Path(os.path.abspath(study.workspace))
+    owner = _owner(path)
+    if owner is None or owner == workspace or owner in workspace.parents:
+        return
+    other = next(owner / n for n in STUDY_FILES if (owner / n).is_file())
+    own = Path(study.workspace) / ("SUMMARY.md" if key == "study_summary_path"
+                                   else "generated/summary_log.jsonl")
+    raise study.error(("study", key),
+                      f"{_shown(path)} is in the folder of another study ({_shown(other)}; was "
+                      f"this study copied from it?): remove study_summary_path and "
+                      f"summary_log_path to write beside this study ({_shown(own)}), or point "
+                      f"them at a place of its own")
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the current directory when it lies below it."""
+    try:
+        return str(Path(os.path.abspath(path)).relative_to(os.getcwd()))
+    except ValueError:
+        return str(path)
 
 
 def _below(study, path: Path) -> Path | None:
