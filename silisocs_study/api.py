@@ -35,14 +35,16 @@ _FILTERS = {"hypothesis": "--only-hypothesis", "condition": "--only-condition",
 def run(path_or_name: str | os.PathLike, *, repo_root: str | os.PathLike | None = None,
         launcher: str = "basic", max_concurrent: int | None = None,
         workspace: str | os.PathLike | None = None, force: bool = False,
-        retry_failed: bool = False, overrides: Sequence[str] = (),
+        retry_failed: bool = False, overrides: Sequence[str] = (), new: bool = False,
         **filters: Any) -> list[dict]:
     """Run a study or experiment spec (resuming: finished runs are skipped) and return results.
 
     Experiments return their ``results.yaml`` entries for the runs this call selected, in
     plan order: the axis values (``agent``, ``seed`` …), ``scores``, ``success``,
     ``final_state``, ``timeline``, ``run_id``, ``status``, ``run_dir`` (and ``error`` for a
-    failed run). A new ``{seq}`` folder is claimed unless ``workspace`` pins one (resume).
+    failed run). Experiments continue their latest folder while its runs are not all
+    complete; a new ``{seq}`` folder is claimed when it is complete, its spec changed, or
+    ``new`` is true; ``workspace`` pins a folder.
     study.yaml studies return one dict per run: ``run_id``, ``hypothesis``, ``condition``,
     ``sub_experiment``, ``scenario``, ``seed``, ``status``, ``run_dir``, ``error`` and
     ``metrics`` = ``{eval_id: {metric: value}}`` (the evaluators' aggregated numbers).
@@ -65,6 +67,8 @@ def run(path_or_name: str | os.PathLike, *, repo_root: str | os.PathLike | None 
         argv += ["--max-concurrent", str(int(max_concurrent))]
     if workspace is not None:
         argv += ["--workspace", str(Path(workspace).expanduser().resolve())]
+    if new:
+        argv.append("--new")
     if force:
         argv.append("--force")
     if retry_failed:

@@ -42,13 +42,18 @@ def add_run_verbs(sub, add_common, add_filters) -> None:
                    help="if another process runs this study, wait for it instead of exit 2")
     p.add_argument("--no-progress", action="store_true", help="plain output, no live display")
     p.add_argument("--workspace", default=None, metavar="DIR",
-                   help="experiment specs: run in this folder (resume/continue it) instead "
-                        "of claiming the next {seq} folder")
+                   help="experiment specs: run in this folder (default: continue the latest "
+                        "folder while its runs are not all complete, else a new {seq} folder)")
+    p.add_argument("--new", action="store_true",
+                   help="experiment specs: start a new {seq} folder even if the latest one "
+                        "is unfinished")
     add_filters(p)
 
     p = sub.add_parser("status", help="counts per hypothesis × condition, failures, stale runs")
     add_common(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument("--workspace", default=None, metavar="DIR",
+                   help="experiment specs: the folder to report on (default: the latest)")
     add_filters(p)
 
     verb("run")(cmd_run)

@@ -35,6 +35,13 @@ def print_status(args: argparse.Namespace) -> int:
     from ..ledger import Ledger
 
     plan = load_plan(args)
+    if plan.study.kind == "experiment":
+        plan = _experiment_folder(args, plan)
+    elif getattr(args, "workspace", None):
+        from ..errors import StudyError
+
+        raise StudyError("--workspace names an experiment folder; a study.yaml's workspace "
+                         "is its own directory")
     if plan.study.kind == "study":   # runs the silisocs runner made count as ours
         from ..ledger.adopt import adopt_external
 
@@ -60,6 +67,8 @@ def print_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(data, indent=2))
         return 0
+    if plan.study.kind == "experiment":
+        print(f"Experiment folder: {plan.study.workspace}")
     print(f"Study {data['study_id']}: " + ", ".join(
         f"{s} {data['totals'][s]}" for s in STATUS_ORDER if data["totals"].get(s)))
     header = ("hypothesis/condition",) + STATUS_ORDER
@@ -83,3 +92,24 @@ def print_status(args: argparse.Namespace) -> int:
         for run_id in data["stale"][:20]:
             print(f"  {run_id}")
     return 0
+
+
+def _experiment_folder(args, plan):
+    """An experiment's status is its folder's: ``--workspace``, a ``_spec_.yaml`` given as
+    the study, or the latest folder holding records (none yet: the next one, all pending)."""
+    from ..cli import filters_from
+    from ..errors import StudyError
+    from ..plan import build_plan
+    from ..report.experiment import _refold, load_experiment
+
+    study = plan.study
+    pinned = getattr(args, "workspace", None) or study.meta.get("pinned_folder")
+    try:
+        there = load_experiment(f"{study.file}#{study.name}", study.repo_root,
+                                workspace=pinned)
+    except StudyError:
+        if pinned:
+            raise
+        return plan   # no folder with records yet
+    _refold(there, study)
+    return build_plan(there, filters_from(args))

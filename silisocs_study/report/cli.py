@@ -53,8 +53,9 @@ def _study(args: argparse.Namespace, *, adopt: bool = True):
     if study.kind == "experiment":
         from .experiment import load_experiment
 
-        study = load_experiment(args.study, getattr(args, "repo_root", None),
-                                workspace=getattr(args, "workspace", None))
+        pinned = getattr(args, "workspace", None) or study.meta.get("pinned_folder")
+        study = load_experiment(f"{study.file}#{study.name}", study.repo_root,
+                                workspace=pinned)   # a _spec_.yaml given: its own folder
         from ..plan import build_plan
 
         plan = build_plan(study)

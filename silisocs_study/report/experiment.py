@@ -41,9 +41,11 @@ _written: dict[str, tuple] = {}   # workspace → fingerprint of the records res
 def pin_workspace(args, plan):
     """Give an experiment run its folder; returns the plan re-loaded for that folder.
 
-    ``--workspace DIR`` pins (resumes) that folder; otherwise the next ``{seq}`` folder is
-    claimed atomically (``mkdir``), so two concurrent runs never share one. The folder
-    name is recorded on ``args.allocated_workspace`` when this call created it.
+    ``--workspace DIR`` (or a ``_spec_.yaml`` given as the study) pins that folder. Otherwise
+    the latest folder of this experiment is continued while its runs are not all complete
+    under the current spec; a new ``{seq}`` folder is claimed atomically (``mkdir``) when the
+    latest is complete, its spec changed, or ``--new`` asks for one. The folder name is
+    recorded on ``args.allocated_workspace`` when this call created it.
     """
     from ..cli import filters_from
     from ..plan import build_plan
@@ -51,22 +53,58 @@ def pin_workspace(args, plan):
     from ..spec.experiment import allocate_path
 
     study = plan.study
-    pinned = getattr(args, "workspace", None)
+    pinned = getattr(args, "workspace", None) or study.meta.get("pinned_folder")
     args.allocated_workspace = None
+    value = f"{study.file}#{study.name}"
     if pinned:
         folder = Path(os.path.expanduser(str(pinned))).resolve()
         if folder.exists() and not folder.is_dir():
             raise StudyError(f"--workspace {pinned}: not a directory")
         state = "resuming" if (folder / "generated" / "records").is_dir() else "new"
     else:
-        folder = allocate_path(study.repo_root, study.meta["path_template"], study.name,
-                               create=True)
-        args.allocated_workspace = str(folder)
-        state = "new"
-    value = f"{study.file}#{study.name}"
+        folder, state = None, "new"
+        if not getattr(args, "new", False):
+            folder, state = _continuable(study, filters_from(args))
+        if folder is None:
+            folder = allocate_path(study.repo_root, study.meta["path_template"], study.name,
+                                   create=True)
+            args.allocated_workspace = str(folder)
     study = load_study(value, study.repo_root, workspace=folder)
+    study.extra_overrides, study.warnings = plan.study.extra_overrides, plan.study.warnings
+    _refold(study, plan.study)
     print(f"Experiment folder: {folder} ({state})")
     return build_plan(study, filters_from(args))
+
+
+def _refold(study, planned) -> None:
+    """The overrides given after `--`, folded into the re-loaded study too."""
+    if planned.extra_overrides:
+        from ..extra_overrides import fold_extra_overrides
+
+        fold_extra_overrides(study, planned.extra_overrides)
+
+
+def _continuable(study, filters) -> tuple[Path | None, str]:
+    """(the latest folder, why) when a plain ``run`` should continue it, else (None, why)."""
+    from ..ledger import Ledger
+    from ..plan import build_plan
+    from ..spec import load_study
+
+    folders = experiment_folders(study)
+    if not folders:
+        return None, "new"
+    latest = folders[-1]
+    there = load_study(f"{study.file}#{study.name}", study.repo_root, workspace=latest)
+    _refold(there, study)
+    full = build_plan(there)
+    wanted = {r.run_id: r.fingerprint for r in full.runs}
+    records = Ledger(there.generated).all()
+    if any(wanted.get(run_id) != rec.get("fingerprint") for run_id, rec in records.items()):
+        return None, f"new: the spec changed since {latest.name}"
+    selected = build_plan(there, filters).runs if filters else full.runs
+    if all((records.get(r.run_id) or {}).get("status") in _OK for r in selected):
+        return None, f"new: {latest.name} is complete"
+    return latest, "continuing: its runs are not all complete (--new starts a new folder)"
 
 
 def release_workspace(args) -> None:

@@ -20,9 +20,11 @@ def resolve_study_path(value: str | os.PathLike, cwd: Path | None = None) -> tup
     try:
         if path.is_dir():
             candidate = path / "study.yaml"
+            if not candidate.is_file() and (path / SPEC_COPY).is_file():
+                candidate = path / SPEC_COPY   # an experiment folder
             if not candidate.is_file():
                 raise StudyError("study directory does not contain study.yaml", file=text)
-            return candidate.resolve(), os.path.join(text, "study.yaml"), name
+            return candidate.resolve(), os.path.join(text, candidate.name), name
         if not path.exists():
             raise StudyError("study file not found", file=text)
         return path.resolve(), text, name
@@ -56,6 +58,8 @@ def load_study(value: str | os.PathLike, repo_root: str | os.PathLike | None = N
                          column=1 if doc.text else None)
     from .experiment import is_experiment_file, parse_experiment
 
+    if _is_spec_copy(doc.data):   # an experiment folder's _spec_.yaml: that spec, that folder
+        return _load_spec_copy(doc.data, file, display, repo_root, cwd, workspace)
     if is_experiment_file(doc.data):
         return parse_experiment(doc, file, root, name,
                                 workspace=Path(workspace).resolve() if workspace else None)
@@ -65,3 +69,26 @@ def load_study(value: str | os.PathLike, repo_root: str | os.PathLike | None = N
     from .study_v1 import parse_study
 
     return parse_study(doc, file, root)
+
+
+SPEC_COPY = "_spec_.yaml"
+
+
+def _is_spec_copy(data) -> bool:
+    return isinstance(data, dict) and {"experiment", "spec_file", "points"} <= set(data) \
+        and not any(str(k).startswith("experiment.") for k in data)
+
+
+def _load_spec_copy(data: dict, file: Path, display: str, repo_root, cwd, workspace) -> Study:
+    """The experiment a ``_spec_.yaml`` was written for, pinned to the folder it is in (not
+    the folder it names: the folder may have been moved), with the repo root it ran with
+    unless one is given."""
+    spec_file = Path(str(data["spec_file"]))
+    if not spec_file.is_file():
+        raise StudyError(f"this experiment folder's spec file {spec_file} no longer exists "
+                         f"(restore it, or pass the spec as --study with --workspace "
+                         f"{file.parent})", file=display)
+    study = load_study(f"{spec_file}#{data['experiment']}", repo_root or data.get("repo_root"),
+                       cwd=cwd, workspace=workspace or file.parent)
+    study.meta["pinned_folder"] = str(Path(workspace or file.parent).resolve())
+    return study
