@@ -6,14 +6,13 @@ re-evaluated: run folders keep every file byte for byte and every mtime, records
 status, fingerprint, attempt and timings, and the new metrics reach the records, the views
 and the report. Also: ``--evaluator`` runs only that one, an unknown id or a busy study is
 exit 2 with nothing written, a failing evaluator is exit 1 and on the record, reused runs
-are evaluated (by ``run`` by default, and by ``re-evaluate``), the Python API, and the real
-silisocs runner's example study.
+are evaluated (by ``run`` by default, and by ``re-evaluate``), the Python API, the real
+silisocs runner's example study, and an experiment spec's folder.
 """
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
@@ -247,6 +246,23 @@ def test_a_failing_evaluator_is_exit_1_and_on_the_record(two_runs):
     assert "count.action_lines" not in metrics(study)    # a failed evaluator counts for nothing
     assert "action_metrics.actions_per_agent" in metrics(study)
 
+    # failing again keeps the last good output; succeeding again replaces it
+    assert_ok(cli(study, "re-evaluate", "--evaluator", "count"), 1)
+    for run_id, rec in load_records(study).items():
+        kept = Path(by_id(rec)["count"]["previous_output"]) / outputs[run_id].name
+        assert json.loads(kept.read_text()) == json.loads(
+            Path(by_id(failed[run_id])["count"]["previous_output"], kept.name).read_text())
+        assert json.loads(kept.read_text())["aggregated"] == \
+            by_id(good[run_id])["count"]["aggregated"]
+    (study / "FAIL").unlink()
+    assert_ok(cli(study, "re-evaluate", "--evaluator", "count"))
+    for run_id, rec in load_records(study).items():
+        entry = by_id(rec)["count"]
+        assert entry["status"] == "success" and "previous_output" not in entry
+        assert entry["aggregated"] == by_id(good[run_id])["count"]["aggregated"]
+        assert not outputs[run_id].parent.with_name(".count.previous").exists()
+    assert "count.action_lines" in metrics(study)
+
 
 def make_source_run(tmp_path: Path) -> Path:
     """An earlier socialsim run outside the study (what reuse_existing adopts)."""
@@ -344,7 +360,7 @@ def test_python_api(two_runs):
 
 
 @pytest.mark.slow
-def test_the_silisocs_example_study_with_its_own_eval_script(tmp_path):
+def test_the_silisocs_example_study_with_a_script_evaluator(tmp_path):
     from silisocs_runs import silisocs_available
 
     if not silisocs_available():
@@ -356,9 +372,9 @@ def test_the_silisocs_example_study_with_its_own_eval_script(tmp_path):
     runs = tree(study / "runs")
     before = load_records(study)
     assert len(before) == 4
-    (study / "eval.py").write_text(COUNT_SCRIPT)        # builtin.study_eval runs ./eval.py
+    (study / "eval.py").write_text(COUNT_SCRIPT)        # a script evaluator, a subprocess
     edit(study, lambda d: d["evaluations"].append({"id": "lines",
-                                                   "preset": "builtin.study_eval"}))
+                                                   "command": ["{python}", "./eval.py"]}))
     proc = cli(study, "re-evaluate", "--only-condition", "recsys", timeout=600)
     assert_ok(proc)
     assert "Re-evaluated 2 run(s): 2 ok; 0 evaluator failure(s); skipped none" in proc.stdout
@@ -378,3 +394,58 @@ def test_the_silisocs_example_study_with_its_own_eval_script(tmp_path):
     index = json.loads((study / "generated" / "study_index.json").read_text())
     assert sum(1 for r in index["records"]
                if "lines" in [e["id"] for e in r["evaluations"]]) == 2
+
+
+def test_an_experiment_spec_folder_is_re_evaluated(tmp_path):
+    """Experiment specs: the latest folder (or --workspace), results.yaml and the post
+    actions afterwards, as at the end of ``run``."""
+    import silisocs_study
+
+    spec = tmp_path / "exp.yaml"
+    spec.write_text(f"""\
+scenario.base:
+  runner_module: examples.benchmark
+  overrides: {{num_rounds: 5}}
+  evaluations:
+    - {{id: score, command: ["{{python}}", "./score.py"]}}
+experiment.tiny:
+  scenario: !ref base
+  path: {tmp_path}/out_{{date}}_{{seq}}
+  name: "{{agent}}_s{{seed}}"
+  axes: {{agents: [random, greedy], seeds: 1}}
+  post_actions: [report]
+""")
+    script = """\
+import argparse, json, pathlib
+p = argparse.ArgumentParser(); p.add_argument("--run-dir"); p.add_argument("--output")
+a = p.parse_args()
+r = json.loads((pathlib.Path(a.run_dir) / "result.json").read_text())
+pathlib.Path(a.output).write_text(json.dumps({"aggregated": {%s}}))
+"""
+    (tmp_path / "score.py").write_text(script % '"n": len(r["scores"])')
+    proc = subprocess.run([PY, "-m", "silisocs_study", "--study", str(spec), "--repo-root",
+                           str(REPO), "run", "--no-progress"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    assert_ok(proc)
+    [folder] = tmp_path.glob("out_*")
+    runs = tree(folder / "runs")
+    results = (folder / "results.yaml").read_bytes()
+    before = load_records(folder)
+    (tmp_path / "score.py").write_text(
+        script % '"n": len(r["scores"]), "twice": 2 * r["scores"]["score"]')
+    proc = subprocess.run([PY, "-m", "silisocs_study", "--study", str(spec), "--repo-root",
+                           str(REPO), "re-evaluate"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=300)
+    assert_ok(proc)
+    assert "Re-evaluated 2 run(s): 2 ok; 0 evaluator failure(s); skipped none" in proc.stdout
+    assert f"Results: {folder / 'results.yaml'}" in proc.stdout and "Post action: report" \
+        in proc.stdout
+    after = load_records(folder)
+    assert identity(after) == identity(before) and tree(folder / "runs") == runs
+    assert (folder / "results.yaml").read_bytes() == results   # the runs' results: unchanged
+    frame = silisocs_study.load(spec, repo_root=REPO).set_index("run_id")
+    for run_id, rec in after.items():
+        score = json.loads((folder / "runs" / run_id / "result.json").read_text())["scores"]
+        assert by_id(rec)["score"]["aggregated"] == {"n": len(score),
+                                                     "twice": 2 * score["score"]}
+        assert frame.loc[run_id, "score.twice"] == pytest.approx(2 * score["score"])

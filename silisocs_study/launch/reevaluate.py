@@ -209,7 +209,8 @@ def _evaluate_one(study, run: Run, rec: dict, specs: list[EvaluatorSpec], folder
     job = job_document(study, run, python, session=rec.get("session") or "re-evaluate")
     job["evaluators"] = [s.to_json() for s in specs]
     base = eval_dir(job["generated"], job)
-    kept = {s.id: _move_previous(base, s.id) for s in specs}
+    recorded = {e.get("id"): e.get("status") for e in rec.get("evaluations") or []}
+    kept = {s.id: _move_previous(base, s.id, recorded.get(s.id) == "success") for s in specs}
     entries = run_evaluators(job, folder)
     for entry in entries:
         previous = kept.get(entry["id"])
@@ -233,13 +234,21 @@ def _evaluate_one(study, run: Run, rec: dict, specs: list[EvaluatorSpec], folder
     return True
 
 
-def _move_previous(base: Path, eval_id: str) -> Path | None:
+def _move_previous(base: Path, eval_id: str, good: bool) -> Path | None:
     """Move an evaluator's earlier output folder aside, so a failing evaluator can never
-    pass off the old output as its own (a command evaluator is judged by its output file)."""
+    pass off the old output as its own (a command evaluator is judged by its output file).
+
+    ``good``: the record says that output succeeded; it becomes the kept copy. Otherwise a
+    copy kept by an earlier failed re-evaluation stays the kept one (the last good output)
+    and the failed attempt's leftovers go."""
     current = base / eval_id
-    if current.is_symlink() or not current.is_dir():
-        return None
     previous = base / _PREVIOUS.format(id=eval_id)
+    have_previous = previous.is_dir() and not previous.is_symlink()
+    if current.is_symlink() or not current.is_dir():
+        return previous if have_previous else None
+    if have_previous and not good:
+        shutil.rmtree(current)
+        return previous
     if previous.is_symlink() or previous.is_file():
         previous.unlink()
     elif previous.exists():
