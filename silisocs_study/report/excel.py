@@ -100,6 +100,10 @@ def write_workbook(study, analysis: dict, records: list[dict], target: Path,
     about += [["method", "statistics per condition × scenario over seeds (mean, sd, 95% "
                          "Student-t CI); contrasts vs the reference condition: paired t over "
                          "shared seeds (d_z) else Welch (Cohen's d); Holm within hypothesis"]]
+    if analysis.get("metrics_note"):
+        about.append(["no numeric metrics", analysis["metrics_note"]])
+    for w in analysis.get("warnings") or []:
+        about.append([f"warning: {w['run_id']}", "; ".join(w["warnings"])])
     for hyp, block in analysis["hypotheses"].items():
         about.append([f"{hyp}: statement", block.get("statement")])
         about.append([f"{hyp}: prediction", block.get("prediction")])
@@ -152,6 +156,13 @@ def _hyp_rows(block: dict, evaluators: list[str]) -> list[list[Any]]:
                              r.get("effect_size"), r.get("effect_size_kind"), r.get("t"),
                              r.get("df"), r.get("p"), r.get("p_holm"),
                              r.get("significant") if r else None,
-                             "; ".join(x for x in (d.get("note"), r.get("note")) if x)
-                             or None])
+                             "; ".join(x for x in (d.get("note"), r.get("note"),
+                                                   _effect_note(r)) if x) or None])
     return rows
+
+
+def _effect_note(row: dict) -> str | None:
+    """Why the effect_size cell is empty ("effect size undefined (zero variance)")."""
+    if row.get("effect_size") is None and row.get("effect_size_note"):
+        return f"effect size {row['effect_size_note']}"
+    return None

@@ -41,6 +41,18 @@ def _var(xs: Sequence[float], mean: float) -> float:
     return math.fsum((x - mean) ** 2 for x in xs) / (len(xs) - 1)
 
 
+# Spread below this fraction of the values' magnitude is floating-point rounding, not data:
+# 0.7 - 0.5 and 0.3 - 0.1 differ by 3e-17, which would make d_z = 5e15 and p = 1e-30.
+REL_NOISE = 1e-12
+ZERO_VARIANCE = "undefined (zero variance)"
+
+
+def _noise(*groups: Iterable[float]) -> float:
+    """The spread that is indistinguishable from rounding for values of this magnitude."""
+    scale = max((abs(x) for g in groups for x in g), default=0.0)
+    return REL_NOISE * scale
+
+
 def describe(values: Iterable[float], confidence: float = 0.95) -> dict:
     """{n, mean, sd, se, ci_low, ci_high}; CI needs n >= 2 (else None); NaN/inf are dropped."""
     xs = _clean(values)
@@ -53,6 +65,8 @@ def describe(values: Iterable[float], confidence: float = 0.95) -> dict:
     if n < 2:
         return out
     sd = math.sqrt(_var(xs, mean))
+    if sd <= _noise(xs):
+        sd = 0.0          # equal values up to rounding: say 0, not 3e-17
     se = sd / math.sqrt(n)
     half = _tcrit(n - 1, confidence) * se
     out.update(sd=sd, se=se, ci_low=mean - half, ci_high=mean + half)
@@ -63,7 +77,7 @@ def _empty_contrast() -> dict:
     return {"design": None, "test": None, "n": 0, "n_a": 0, "n_b": 0, "mean_a": None,
             "mean_b": None, "difference": None, "ci_low": None, "ci_high": None, "df": None,
             "t": None, "p": None, "effect_size": None, "effect_size_kind": None,
-            "ratio": None, "seeds": [], "note": None}
+            "effect_size_note": None, "ratio": None, "seeds": [], "note": None}
 
 
 def contrast(a: Mapping, b: Mapping, confidence: float = 0.95) -> dict:
@@ -74,7 +88,9 @@ def contrast(a: Mapping, b: Mapping, confidence: float = 0.95) -> dict:
     left out and the note says so); the effect size is Cohen's d_z (mean difference / sd of
     differences). Otherwise it is Welch's t-test on all values, with Cohen's d (pooled sd).
     With fewer than two values in an arm, or zero variance, the difference is still reported
-    but ``p``/CI/effect size are None and ``note`` explains why.
+    but ``p``/CI/effect size are None and ``note`` explains why; ``effect_size_note`` says
+    why the effect size is undefined (e.g. "undefined (zero variance)"). Spread within
+    :data:`REL_NOISE` of the values' magnitude counts as zero: it is rounding, not data.
     """
     out = _empty_contrast()
     xa = {k: float(v) for k, v in a.items() if _clean([v])}
@@ -115,11 +131,16 @@ def _paired(out: dict, xa: dict, xb: dict, shared: list, confidence: float) -> d
     if left:
         notes.append(f"{left} run(s) without a partner seed left out")
     sd = math.sqrt(_var(d, md))
-    if sd == 0.0:
+    noise = _noise([xa[k] for k in shared], [xb[k] for k in shared])
+    if sd <= noise:
+        if abs(md) <= noise:
+            md = 0.0
+        out["difference"] = md
         out["ci_low"] = out["ci_high"] = md
         notes.append("identical values in both arms: no test" if md == 0 else
                      "the per-seed difference is constant (zero variance): no test")
         out["df"] = out["test"] = None
+        out["effect_size_note"] = ZERO_VARIANCE
         out["note"] = "; ".join(notes)
         return out
     se = sd / math.sqrt(n)
@@ -137,6 +158,7 @@ def _welch(out: dict, a: list[float], b: list[float], confidence: float) -> dict
     if na < 2 or nb < 2:
         out["note"] = (f"fewer than 2 runs in {'this condition' if na < 2 else 'the reference'}"
                        f" (n = {na} vs {nb}): no test")
+        out["effect_size_note"] = "undefined (fewer than 2 runs in an arm)"
         return out
     out["test"] = "welch_t"
     ma, mb = math.fsum(a) / na, math.fsum(b) / nb
@@ -145,11 +167,16 @@ def _welch(out: dict, a: list[float], b: list[float], confidence: float) -> dict
     se2 = va / na + vb / nb
     notes = ["unpaired (the arms share fewer than 2 seeds): Welch t-test"]
     pooled = math.sqrt(((na - 1) * va + (nb - 1) * vb) / (na + nb - 2))
-    if se2 == 0.0:
+    noise = _noise(a, b)
+    if math.sqrt(se2) <= noise:
+        if abs(diff) <= noise:
+            diff = 0.0
+        out["difference"] = diff
         out["ci_low"] = out["ci_high"] = diff
         notes.append("identical values in both arms: no test" if diff == 0 else
                      "zero variance in both arms: no test")
         out["test"] = None
+        out["effect_size_note"] = ZERO_VARIANCE
         out["note"] = "; ".join(notes)
         return out
     df = se2 ** 2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
@@ -158,8 +185,10 @@ def _welch(out: dict, a: list[float], b: list[float], confidence: float) -> dict
     half = _tcrit(df, confidence) * se
     out.update(ci_low=diff - half, ci_high=diff + half, df=df, t=_finite(t),
                p=_finite(_pvalue(t, df)), note="; ".join(notes))
-    if pooled > 0:
+    if pooled > noise:
         out.update(effect_size=diff / pooled, effect_size_kind="d")
+    else:
+        out["effect_size_note"] = ZERO_VARIANCE
     return out
 
 
