@@ -16,12 +16,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .metrics import flat_metrics, split_metric, usable, why_unusable
+from .metrics import (flat_metrics, no_metrics_reason, run_warnings, split_metric, usable,
+                      why_unusable)
 from .stats import contrast, describe, holm
 
 ALPHA = 0.05
 CONFIDENCE = 0.95
 PREFERRED_METRICS = ("action_metrics.interactive_actions_per_agent",)
+UNFINISHED = ("running",)   # a record exists, the run has not ended
 
 
 def _order(study, records: list[dict]) -> dict[str, dict[str, list[str]]]:
@@ -90,7 +92,10 @@ def analyze(study, records: list[dict]) -> dict[str, Any]:
         hyps[hyp] = _hypothesis(study, hyp, conds, by_hyp.get(hyp, []), flat,
                                 list(metric_keys), list(evaluators))
     return {"confidence": CONFIDENCE, "alpha": ALPHA, "metrics": list(metric_keys),
-            "evaluators": list(evaluators), "hypotheses": hyps}
+            "evaluators": list(evaluators), "hypotheses": hyps,
+            "metrics_note": None if metric_keys else no_metrics_reason(
+                [r for r in records if usable(r)], study, n_records=len(records)),
+            "warnings": run_warnings(records)}
 
 
 def _hypothesis(study, hyp: str, conds: dict[str, list[str]], recs: list[dict],
@@ -101,10 +106,13 @@ def _hypothesis(study, hyp: str, conds: dict[str, list[str]], recs: list[dict],
     reference, ref_source = reference_of(study, hyp, conditions)
     cells: dict[str, dict[str, list[dict]]] = {c: {s: [] for s in conds[c]} for c in conds}
     excluded: list[dict] = []
+    unusable: dict[tuple[str, str], list[str]] = {}    # (cond, scen) → statuses left out
     for rec in recs:
         c, s = str(rec.get("condition")), str(rec.get("scenario"))
         if not usable(rec):
             excluded.append({"run_id": rec.get("run_id"), "reason": why_unusable(rec)})
+            unusable.setdefault((c, s), []).append(
+                "stale" if rec.get("stale") else str(rec.get("status")))
             continue
         cells.setdefault(c, {}).setdefault(s, []).append(rec)
     statistics: dict[str, dict[str, dict]] = {}
@@ -144,8 +152,10 @@ def _hypothesis(study, hyp: str, conds: dict[str, list[str]], recs: list[dict],
                         continue
                     row = contrast(a_cell.get(m, {}), b_cell.get(m, {}), CONFIDENCE)
                     if (m in a_cell) != (m in b_cell):
-                        side = "this condition" if m not in a_cell else "the reference"
-                        row["note"] = f"metric missing in {side}"
+                        side, arm = ((f"this condition {c}", c) if m not in a_cell else
+                                     (f"the reference condition {reference}", reference))
+                        row["note"] = _missing_arm(side, len(cells.get(arm, {}).get(s, [])),
+                                                   unusable.get((arm, s), []))
                     ev, name = split_metric(m, evaluators)
                     rows.append({"hypothesis": hyp, "condition": c, "reference": reference,
                                  "scenario": s, "metric": m, "evaluator": ev,
@@ -174,7 +184,26 @@ def _hypothesis(study, hyp: str, conds: dict[str, list[str]], recs: list[dict],
         "holm_family_size": family,
     }
     block["key_metric"] = key_metric(block)
+    block["metrics_note"] = None
+    if block["n_usable"] and block["key_metric"] is None:
+        block["metrics_note"] = no_metrics_reason([r for r in recs if usable(r)], study)
     return block
+
+
+def _missing_arm(side: str, n_usable: int, left_out: list[str]) -> str:
+    """Why one arm of a contrast has no value: no runs yet, none finished, none usable, or
+    runs that lack this metric — never just "missing" when the truth is "not run yet"."""
+    if n_usable:
+        return f"{side} has {n_usable} usable run(s) but none reports this metric"
+    if not left_out:
+        return f"no runs yet for {side}"
+    counts: dict[str, int] = {}
+    for status in left_out:
+        counts[status] = counts.get(status, 0) + 1
+    what = ", ".join(f"{n} {k}" for k, n in counts.items())
+    if all(k in UNFINISHED for k in counts):
+        return f"{side} has no finished runs yet ({what})"
+    return f"{side} has no usable runs yet ({what})"
 
 
 def _scenarios(conds: dict[str, list[str]]) -> list[str]:

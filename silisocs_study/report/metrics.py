@@ -101,3 +101,56 @@ def split_metric(key: str, evaluators: Iterable[str] = ()) -> tuple[str, str]:
 def metric_words(key: str) -> str:
     """Plain words for a metric key: 'interactive actions per agent'."""
     return split_metric(key)[1].replace("_", " ")
+
+
+METRICS_ADVICE = ("To get statistics, add an evaluator (`evaluations:` in the study file: a "
+                  "builtin preset such as `builtin.action_metrics_detailed`, or your own "
+                  "command) whose output JSON holds an `aggregated` object of numbers, e.g. "
+                  '`{"aggregated": {"score": 0.7}}` — see README, section Results.')
+
+
+def no_metrics_reason(usable_records: list[dict], study=None, n_records: int | None = None
+                      ) -> str:
+    """Why these runs give no ``<eval_id>.<metric>`` at all, and what to do about it.
+
+    Told apart: no usable run yet; no evaluator configured or run; every evaluator failed or
+    was disabled; evaluators that succeeded but returned no number.
+    """
+    runs = len(usable_records)
+    if not runs:
+        total = f" ({n_records} record(s), none successful and current)" if n_records else ""
+        return f"No numeric metrics yet: no run has finished successfully{total}."
+    entries = [ev for rec in usable_records for ev in rec.get("evaluations") or []
+               if isinstance(ev, dict)]
+    if not entries:
+        configured = any(getattr(g, "evaluators", ()) for g in getattr(study, "groups", []) or [])
+        why = ("the study configures no evaluator (`evaluations:` is empty or missing)"
+               if not configured else "no evaluator has run on them yet")
+        return f"No numeric metrics: {runs} usable run(s), but {why}. {METRICS_ADVICE}"
+    ok = [ev for ev in entries if ev.get("status") in EVAL_OK]
+    if not ok:
+        failed = [ev for ev in entries if ev.get("status") == "failed"]
+        if failed:
+            first = failed[0]
+            return (f"No numeric metrics: every evaluator failed or was disabled on the "
+                    f"{runs} usable run(s) ({len(failed)} failure(s); first: "
+                    f"{first.get('id')}: {first.get('error') or 'no error message'}; each run's "
+                    f"record names the evaluator's log). {METRICS_ADVICE}")
+        return (f"No numeric metrics: every evaluator is disabled on the {runs} usable "
+                f"run(s). {METRICS_ADVICE}")
+    ids = ", ".join(dict.fromkeys(str(ev.get("id")) for ev in ok))
+    return (f"No numeric metrics: no evaluator returned a number ({ids} succeeded on "
+            f"{runs} usable run(s), but its output has no `aggregated` object with numeric "
+            f"values). {METRICS_ADVICE}")
+
+
+def run_warnings(records: Iterable[dict]) -> list[dict]:
+    """[{run_id, status, warnings}] for every record that carries warnings (e.g. the run
+    wrote nothing into its run folder), so reports can list them."""
+    out = []
+    for rec in records:
+        notes = [str(w) for w in rec.get("warnings") or [] if w]
+        if notes:
+            out.append({"run_id": rec.get("run_id"), "status": rec.get("status"),
+                        "warnings": notes})
+    return out

@@ -6,6 +6,7 @@ All three are computed from every record of the study by the same :func:`analyze
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 from ..atomic import (atomic_write_text, make_dirs, note_replaced_link, refuse_links,
@@ -68,4 +69,7 @@ def write_reports(study, *, metric: str | None = None, records=None) -> dict[str
     summary = folder / "summary.md"
     atomic_write_text(summary, render(study, analysis, counts, now, plot.name, metrics),
                       what="the report summary.md")
+    if analysis.get("metrics_note"):   # said where the user looks, not only inside the files
+        print(f"note: {analysis['metrics_note']} (comparison.png states this instead of a "
+              f"plot)", file=sys.stderr)
     return {"summary": summary, "plot": plot, "workbook": xlsx}

@@ -42,9 +42,25 @@ def fmt_signed(x: Any) -> str:
 
 
 def fmt_p(p: Any) -> str:
+    """A p-value for a table cell under a "p" header: '< 0.001' or '0.034'."""
     if p is None:
         return "—"
     return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def p_phrase(p: Any, label: str = "p") -> str:
+    """A p-value in running text: 'Holm p < 0.001', 'p = 0.034' (never 'p = < 0.001')."""
+    if p is None:
+        return f"{label}: none (no test)"
+    text = fmt_p(p)
+    return f"{label} {text}" if text.startswith("<") else f"{label} = {text}"
+
+
+def effect_text(row: dict) -> str:
+    """'d_z = 1.23', or why it is undefined ('undefined (zero variance)'), or '—'."""
+    if row.get("effect_size") is not None:
+        return f"{row['effect_size_kind']} = {row['effect_size']:.2f}"
+    return row.get("effect_size_note") or "—"
 
 
 def _ci(lo: Any, hi: Any) -> str:
@@ -78,7 +94,7 @@ def reading(row: dict, prediction: Any, alpha: float, family: int | None = None)
         stats.append(f"95% CI {_ci(row['ci_low'], row['ci_high'])}")
     stats.append(_design(row))
     if row.get("p_holm") is not None:
-        stats.append(f"Holm p = {fmt_p(row['p_holm'])}")
+        stats.append(p_phrase(row["p_holm"], "Holm p"))
     sentence = f"{head} ({means}{', '.join(stats)})"
     direction = predicted_direction(prediction, c, ref)
     sign = (row["difference"] > 0) - (row["difference"] < 0)
@@ -89,7 +105,7 @@ def reading(row: dict, prediction: Any, alpha: float, family: int | None = None)
             verdict = "identical in both arms, so there is nothing to test"
         elif "constant" in note:
             verdict = ("the difference is the same for every seed (zero variance), so no "
-                       "t-test is possible")
+                       "t-test is possible and the effect size is undefined")
         else:
             verdict = "no test was possible: " + (note.split("; ")[-1] or "not enough data")
     elif row["p_holm"] < alpha:
@@ -105,7 +121,7 @@ def reading(row: dict, prediction: Any, alpha: float, family: int | None = None)
                  else "against the predicted direction" if direction is not None
                  else "a difference")
         verdict = (f"{where}, but not significant after the Holm correction over {k} "
-                   f"contrasts (unadjusted p = {fmt_p(row['p'])}): suggestive, not conclusive")
+                   f"contrasts (unadjusted {p_phrase(row['p'])}): suggestive, not conclusive")
     else:
         verdict = ("no clear difference at this sample size (this neither supports nor "
                    "refutes the prediction)")
@@ -135,17 +151,43 @@ def render(study, analysis: dict, counts: dict, generated_at: str, plot_name: st
                  "the seeds both arms share (effect size d_z), else Welch's t-test (Cohen's d). "
                  f"p-values are Holm-adjusted over all contrasts of a hypothesis (α = "
                  f"{analysis['alpha']}).")
-    if plot_name:
+    if analysis.get("metrics_note"):
+        lines += ["", "## No numeric metrics", "", analysis["metrics_note"]]
+        if plot_name:
+            lines += ["", f"`{plot_name}` has no data to plot: it states this reason in words."]
+    elif plot_name:
         lines.append("")
         lines.append(f"![comparison]({plot_name})")
     for hyp, block in analysis["hypotheses"].items():
         lines.append("")
-        lines += _hypothesis(block, analysis["alpha"], (plot_metrics or {}).get(hyp))
+        lines += _hypothesis(block, analysis["alpha"], (plot_metrics or {}).get(hyp),
+                             getattr(study, "display_file", None),
+                             study_note=bool(analysis.get("metrics_note")))
+    lines += _warnings(analysis.get("warnings") or [])
     lines.append("")
     return "\n".join(lines)
 
 
-def _hypothesis(block: dict, alpha: float, plot_metric: str | None) -> list[str]:
+MAX_WARNINGS = 50
+
+
+def _warnings(entries: list[dict]) -> list[str]:
+    """The runs whose records carry warnings (e.g. nothing written into the run folder)."""
+    if not entries:
+        return []
+    shown = entries[:MAX_WARNINGS]
+    head = (f"{len(entries)} run record(s) carry warnings"
+            + (f"; the first {len(shown)} are listed:" if len(shown) < len(entries) else ":"))
+    out = ["", "## Warnings", "", head, ""]
+    for e in shown:
+        out.append(f"- `{e['run_id']}` ({e.get('status')}): {'; '.join(e['warnings'])}")
+    if len(shown) < len(entries):
+        out.append(f"- … and {len(entries) - len(shown)} more (see `generated/records/`).")
+    return out
+
+
+def _hypothesis(block: dict, alpha: float, plot_metric: str | None,
+                study_file: str | None = None, study_note: bool = False) -> list[str]:
     out: list[str] = []
     title = block["id"] + (f" — {block['statement']}" if block.get("statement") else "")
     out.append(f"## {title}")
@@ -166,12 +208,15 @@ def _hypothesis(block: dict, alpha: float, plot_metric: str | None) -> list[str]
         shown = ", ".join(f"{e['run_id']} ({e['reason']})" for e in block["excluded"][:5])
         more = len(block["excluded"]) - 5
         out.append(f"- **Left out:** {shown}{f', and {more} more' if more > 0 else ''}")
+    out += _no_metrics(block, study_file)
     out.append("")
     key = plot_metric or block.get("key_metric")
     rows = block["contrasts"]
     if not block["n_usable"]:
         out.append("*No usable runs yet.*")
         return out
+    if block.get("metrics_note") and not key and not study_note:
+        out += [f"*{block['metrics_note']}*", ""]   # the study-wide note says it otherwise
     if key:
         out.append(f"**Reading** (key metric `{key}`):")
         out.append("")
@@ -187,6 +232,28 @@ def _hypothesis(block: dict, alpha: float, plot_metric: str | None) -> list[str]
     if rows:
         out += _contrast_table(block, rows, alpha)
     return out
+
+
+def _no_metrics(block: dict, study_file: str | None) -> list[str]:
+    """Usable runs without any evaluator metric are said so (never a silently empty report):
+    typically reused runs recorded without evaluation, or a study whose evaluators were
+    added after its runs; ``re-evaluate`` evaluates them without running them again."""
+    from .. import COMMAND
+
+    empty = [(c, s, cell) for c, cells in block["statistics"].items()
+             for s, cell in cells.items() if cell.get("n_runs") and not cell.get("metrics")]
+    if not empty:
+        return []
+    n = sum(cell["n_runs"] for _, _, cell in empty)
+    reused = sum(1 for _, _, cell in empty for r in cell.get("run_ids") or ()
+                 if "__reuse_" in str(r))
+    where = ", ".join(f"{c} ({s})" for c, s, _ in empty[:5])
+    more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+    study = f" --study {study_file}" if study_file else ""
+    return [f"- **No metrics:** {n} usable run(s) carry no evaluator metrics — {where}{more}"
+            + (f"; {reused} of them reused" if reused else "")
+            + f". `{COMMAND}{study} re-evaluate` evaluates finished runs without running "
+            f"them again."]
 
 
 def _cell_table(block: dict, key: str) -> list[str]:
@@ -211,17 +278,14 @@ def _contrast_table(block: dict, rows: list[dict], alpha: float) -> list[str]:
     tested = [r for r in rows if r.get("p") is not None]
     ranked = ranked_contrasts(tested)
     shown = ranked[:MAX_ROWS]
-    n_sig = sum(1 for r in tested if r.get("significant"))
-    out = [f"**Contrasts against {block['reference']}** — {n_sig} of {len(tested)} tested "
-           f"contrast(s) have Holm p < {alpha}; showing {len(shown)} (Holm-significant first, "
-           f"then by |effect size|). All {len(rows)} are in `summary.json` and `study.xlsx`.",
-           "",
-           "| metric | scenario | condition | mean | reference mean | difference [95% CI] | "
-           "design | effect | p | Holm p |",
-           "|---|---|---|---:|---:|---|---|---:|---:|---:|"]
+    out = [f"**Contrasts against {block['reference']}** — "
+           f"{_counts_line(rows, tested, shown, alpha)}", ""]
+    if tested:
+        out += ["| metric | scenario | condition | mean | reference mean | "
+                "difference [95% CI] | design | effect | p | Holm p |",
+                "|---|---|---|---:|---:|---|---|---:|---:|---:|"]
     for r in shown:
-        eff = "—" if r.get("effect_size") is None else \
-            f"{r['effect_size_kind']} = {r['effect_size']:.2f}"
+        eff = effect_text(r)
         out.append(f"| `{r['metric']}` | {r['scenario']} | {r['condition']} | "
                    f"{fmt(r['mean_a'])} | {fmt(r['mean_b'])} | {fmt_signed(r['difference'])} "
                    f"{_ci(r['ci_low'], r['ci_high'])} | {_design(r)} | {eff} | "
@@ -229,10 +293,34 @@ def _contrast_table(block: dict, rows: list[dict], alpha: float) -> list[str]:
                    f"{fmt_p(r['p_holm'])}{'**' if r.get('significant') else ''} |")
     untested = [r for r in rows if r.get("p") is None]
     if untested:
-        out.append("")
+        if tested:
+            out.append("")
         out += _untested(rows, untested)
     out.append("")
     return out
+
+
+def _counts_line(rows: list[dict], tested: list[dict], shown: list[dict], alpha: float) -> str:
+    """Counts that agree with the table under them: "n significant", "the first k" and "not
+    shown" all count the same population, the tested contrasts."""
+    n = len(tested)
+    if not n:
+        return (f"none of the {len(rows)} contrast(s) could be tested (why, below). All "
+                f"{len(rows)} are in `summary.json` and `study.xlsx`.")
+    n_sig = sum(1 for r in tested if r.get("significant"))
+    sig_shown = sum(1 for r in shown if r.get("significant"))
+    text = f"{n_sig} of {n} tested contrast(s) have Holm p < {alpha}. "
+    if len(shown) == n:
+        text += f"The table shows all {n} (Holm-significant first, then by |effect size|)."
+    else:
+        text += (f"The table shows the first {len(shown)} of these {n} (Holm-significant "
+                 f"first, then by |effect size|)")
+        if n_sig > sig_shown:
+            text += f"; {n_sig - sig_shown} more significant one(s) are not shown"
+        text += "."
+    if len(rows) > n:
+        text += f" {len(rows) - n} more could not be tested (below)."
+    return text + f" All {len(rows)} contrasts are in `summary.json` and `study.xlsx`."
 
 
 def _untested(rows: list[dict], untested: list[dict]) -> list[str]:
@@ -257,9 +345,18 @@ def _untested(rows: list[dict], untested: list[dict]) -> list[str]:
             more = f" and {len(same) - 12} more" if len(same) > 12 else ""
             out.append(f"- {cond} vs {ref} ({scen}): identical in both arms, not tested: "
                        f"{shown}{more}.")
-        for r in other[:6]:
+        by_note: dict[str, list[dict]] = {}
+        for r in other:
+            by_note.setdefault(r.get("note") or "not enough data", []).append(r)
+        for note, rs in by_note.items():
+            if len(rs) > 1:       # one reason for many metrics: said once
+                out.append(f"- {cond} vs {ref} ({scen}): {len(rs)} metrics not tested — "
+                           f"{note}.")
+        singles = [rs[0] for rs in by_note.values() if len(rs) == 1]
+        for r in singles[:6]:
             out.append(f"- {cond} vs {ref} ({scen}), `{r['metric']}`: not tested — "
                        f"{r.get('note') or 'not enough data'}.")
-        if len(other) > 6:
-            out.append(f"- {cond} vs {ref} ({scen}): {len(other) - 6} more untested metric(s).")
+        if len(singles) > 6:
+            out.append(f"- {cond} vs {ref} ({scen}): {len(singles) - 6} more metric(s) not "
+                       f"tested, each for its own reason (see `summary.json`).")
     return out
