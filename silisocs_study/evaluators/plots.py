@@ -2,10 +2,17 @@
 
 matplotlib is imported only when a plot is drawn, and only its object API is used (``Figure`` +
 Agg canvas): no pyplot global state, no backend switching inside a host process.
+
+Every figure names its run (study, condition, scenario, seed) above its own title, and a
+category keeps one colour everywhere: :func:`label_color` is a pure function of the label, so
+"economy" is the same colour in every run's figure and in the study's comparison figures.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,10 +23,172 @@ DPI = 150
 MAX_CHOICE_SERIES = 8
 TOP_TOKENS_PLOTTED = 20
 OTHER_SERIES = "(other answers)"
-_BINARY_COLORS = {"Yes": "#2a9d4b", "No": "#d1495b", "Other": "#8d8d8d"}
+# Fixed colours for the answers every yes/no probe shares; every other label hashes into PALETTE
+# (no greys, no colour equal to a fixed one), the same label always to the same colour.
+FIXED_COLORS = {"yes": "#2a9d4b", "no": "#d1495b", "other": "#8d8d8d",
+                OTHER_SERIES.casefold(): "#8d8d8d"}
+PALETTE = ("#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22",
+           "#332288", "#44aa99", "#882255", "#117733", "#e6ab02", "#d62728")  # saturated, apart
+# Any constant works; this one gives the labels of the shipped examples distinct colours (and
+# their two scenarios the blue and red they had before colours were fixed per label).
+_HASH_SALT = b"c8671"
+LINESTYLES = ("-", "--", ":", "-.")
+MARKERS = ("o", "s", "^", "D")
 _T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
         2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
         2.045, 2.042)
+
+
+def label_color(label: object) -> str:
+    """The colour of a category label in every figure (case and outer spaces ignored).
+
+    A stable hash (not Python's salted ``hash``), so it is the same in every process and run.
+    """
+    key = str(label).strip().casefold()
+    if key in FIXED_COLORS:
+        return FIXED_COLORS[key]
+    digest = hashlib.blake2s(key.encode("utf-8"), digest_size=4, person=_HASH_SALT).digest()
+    return PALETTE[int.from_bytes(digest, "big") % len(PALETTE)]
+
+
+def label_styles(labels: Sequence[object]) -> dict[str, tuple[str, str, str]]:
+    """``{label: (colour, linestyle, marker)}`` for the labels of one figure.
+
+    The colour is always :func:`label_color`; when two labels of the figure share it (a hash
+    collision), the later one in sorted order gets a dashed line and another marker, so the
+    lines stay apart while each label keeps its colour in every figure.
+    """
+    seen: dict[str, int] = {}
+    out: dict[str, tuple[str, str, str]] = {}
+    for label in sorted({str(x) for x in labels}, key=lambda x: (x.casefold(), x)):
+        color = label_color(label)
+        k = seen.get(color, 0)
+        seen[color] = k + 1
+        out[label] = (color, LINESTYLES[k % len(LINESTYLES)], MARKERS[k % len(MARKERS)])
+    return out
+
+
+def wrap(text: str, width_in: float, fontsize: float = 11.0) -> str:
+    """``text`` wrapped to the width of a figure (inches), so no title runs off the edge.
+
+    A line of ``a · b · c`` parts breaks between parts (never "seed" / "11" on two lines).
+    """
+    chars = max(20, int(width_in * 72 / (fontsize * 0.66)))
+    out: list[str] = []
+    for line in str(text).splitlines() or [""]:
+        if len(line) <= chars or " · " not in line:
+            out.append(_fill(line, chars))
+            continue
+        target = min(chars, -(-len(line) // -(-len(line) // chars)) + 8)   # balanced lines
+        current = ""
+        for part in line.split(" · "):
+            joined = f"{current} · {part}" if current else part
+            if current and len(joined) > target:
+                out.append(current + " ·")
+                current = part
+            else:
+                current = joined
+        out.append(_fill(current, chars))
+    return "\n".join(out)
+
+
+_JOINTS = re.compile(r"[^_\-./]+[_\-./]*|[_\-./]+")
+
+
+def _fill(line: str, chars: int) -> str:
+    """Fill one line; a word longer than a line breaks after ``_ - . /`` (identifiers such as
+    ``a_very_long_condition``), and only then inside a piece."""
+    pieces: list[tuple[str, bool]] = []   # (piece, a space before it)
+    for i, word in enumerate(line.split(" ")):
+        parts = _JOINTS.findall(word) if len(word) > chars else [word]
+        pieces += [(part, i > 0 and j == 0) for j, part in enumerate(parts or [""])]
+    out, current = [], ""
+    for piece, space in pieces:
+        add = (" " if space and current else "") + piece
+        if current and len(current) + len(add) > chars:
+            out.append(current.rstrip())
+            current = piece
+        else:
+            current += add
+        while len(current) > chars:
+            out.append(current[:chars])
+            current = current[chars:]
+    out.append(current)
+    return "\n".join(out)
+
+
+def short(text: object, limit: int = 40) -> str:
+    """A label cut to ``limit`` characters with an ellipsis (tick labels, legends)."""
+    s = str(text)
+    return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def run_identity(plot_dir: Path) -> dict[str, Any]:
+    """Study, hypothesis, condition, scenario and seed of the run whose plots go to ``plot_dir``.
+
+    Read from the job file the orchestrator wrote for the run (``generated/jobs/<run_id>.json``),
+    found from the documented evaluator layout ``generated/eval/<h>/<c>/<scenario>/seed_<seed>/
+    <eval_id>/…`` (reuse: ``…/<h>/<c>/reuse_<i>``; experiments: ``eval/<run_id>``). Outside
+    that layout (an evaluator run by hand) it returns ``{}``.
+    """
+    plot_dir = Path(plot_dir).absolute()
+    for anc in plot_dir.parents:
+        if anc.name != "eval":
+            continue
+        parts = plot_dir.relative_to(anc).parts
+        ident: dict[str, Any] = {}
+        if len(parts) >= 4 and parts[3].startswith("seed_"):
+            h, c, scen, seed = parts[0], parts[1], parts[2], parts[3][len("seed_"):]
+            ident = {"hypothesis": h, "condition": c, "scenario": scen,
+                     "seed": int(seed) if seed.lstrip("-").isdigit() else seed}
+            run_id = f"{h}__{c}__{scen}__seed{seed}"
+        elif len(parts) >= 3 and parts[2].startswith("reuse_"):
+            ident = {"hypothesis": parts[0], "condition": parts[1]}
+            run_id = f"{parts[0]}__{parts[1]}__{parts[2]}"
+        elif parts:
+            run_id = parts[0]
+        else:
+            continue
+        ident["run_id"] = run_id
+        try:
+            job = json.loads((anc.parent / "jobs" / f"{run_id}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            job = None
+        if isinstance(job, dict):
+            for key in ("study", "hypothesis", "condition", "scenario", "seed", "axes"):
+                if job.get(key) is not None:
+                    ident[key] = job[key]
+        if ident.get("study") or ident.get("condition"):
+            return ident
+    return {}
+
+
+def identity_title(ident: Mapping[str, Any]) -> str | None:
+    """'study S · condition C (h1) · scenario X · seed 11' — None when nothing is known."""
+    parts = []
+    if ident.get("study"):
+        parts.append(f"study {ident['study']}")
+    if ident.get("condition"):
+        hyp = f" ({ident['hypothesis']})" if ident.get("hypothesis") else ""
+        parts.append(f"condition {ident['condition']}{hyp}")
+    axes = ident.get("axes")
+    if isinstance(axes, Mapping) and axes:
+        parts += [f"{k} {v}" for k, v in axes.items() if k != "seed"]
+    if ident.get("scenario"):
+        parts.append(f"scenario {ident['scenario']}")
+    seed = ident.get("seed", axes.get("seed") if isinstance(axes, Mapping) else None)
+    if seed is not None:
+        parts.append(f"seed {seed}")
+    if not parts and ident.get("run_id"):
+        parts.append(f"run {ident['run_id']}")
+    return " · ".join(parts) or None
+
+
+def _titles(fig, ax, title: str, run_title: str | None, width_in: float = 8.0) -> None:
+    """The run above (figure title), what the plot shows below it (axes title); both wrapped."""
+    if run_title:
+        fig.suptitle(wrap(run_title, width_in, 10), fontsize=10, color="#333333")
+    ax.set_title(wrap(title, width_in, 11), fontsize=11)
 
 
 def t_critical_95(n: int) -> float:
@@ -42,9 +211,18 @@ def new_figure(width: float = 8.0, height: float = 4.6) -> tuple[Any, Any]:
     return fig, ax
 
 
+def figure_title(fig) -> str:
+    """The figure's titles as one line (figure title, then each axes title)."""
+    parts = [fig.get_suptitle()]
+    parts += [ax.get_title() for ax in fig.axes if ax.get_title()]
+    return " — ".join(" ".join(p.split()) for p in parts if p.strip())
+
+
 def save_figure(fig, path: Path) -> str:
+    """Save as PNG; the titles also go into the file's ``Title`` text chunk (searchable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=DPI)
+    title = figure_title(fig)
+    fig.savefig(path, dpi=DPI, metadata={"Title": title} if title else None)
     return str(path)
 
 
@@ -76,6 +254,15 @@ def _marker(n_points: int) -> str | None:
     return "o" if n_points <= 40 else None
 
 
+def _headroom(ax, values: Sequence[float]) -> None:
+    """Room above and below the data, so a line at its maximum never touches the frame."""
+    if not values:
+        return
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.08 or max(abs(hi) * 0.08, 0.5)
+    ax.set_ylim(lo - pad, hi + pad)
+
+
 def unique_name(prefix: str, label: str, used: set[str]) -> str:
     """``<prefix>_<slug>.png``, suffixed if two labels share a slug."""
     base = f"{prefix}_{slugify(label)}"
@@ -86,9 +273,11 @@ def unique_name(prefix: str, label: str, used: set[str]) -> str:
     return name
 
 
-def plot_choice(path: Path, label: str, probe_type: str, episodes: Sequence[object],
-                counts: Sequence[Mapping[str, int]], order: Sequence[str]) -> str:
-    """Share of each answer per episode (binary probes: Yes / No / Other)."""
+def choice_figure(label: str, probe_type: str, episodes: Sequence[object],
+                  counts: Sequence[Mapping[str, int]], order: Sequence[str],
+                  run_title: str | None = None):
+    """Share of each answer per episode (binary probes: Yes / No / Other), each answer in its
+    fixed colour (:func:`label_color`)."""
     from matplotlib.ticker import PercentFormatter
 
     fig, ax = new_figure()
@@ -99,23 +288,25 @@ def plot_choice(path: Path, label: str, probe_type: str, episodes: Sequence[obje
     series = [(c, [cell.get(c, 0) for cell in counts]) for c in shown]
     if rest:
         series.append((OTHER_SERIES, [sum(cell.get(c, 0) for c in rest) for cell in counts]))
+    styles = label_styles([name for name, _ in series])
     for name, values in series:
         shares = [v / t if t else math.nan for v, t in zip(values, totals)]
-        color = _BINARY_COLORS.get(name) if probe_type == "BinaryProbe" else None
-        ax.plot(xs, shares, marker=_marker(len(xs)), markersize=4, linewidth=1.8, label=name, color=color)
+        color, line, mark = styles[str(name)]
+        ax.plot(xs, shares, marker=mark if _marker(len(xs)) else None, markersize=4,
+                linewidth=1.8, linestyle=line, label=short(name), color=color)
     ax.set_ylim(-0.02, 1.02)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_ylabel("Share of answers in the episode")
     kind = "yes/no" if probe_type == "BinaryProbe" else "choice"
-    ax.set_title(f'Probe "{label}" ({kind}): share of each answer per episode\n'
-                 f"{sum(totals)} answers over {_plural(len(episodes), 'episode')}", fontsize=11)
+    _titles(fig, ax, f'Probe "{label}" ({kind}): share of each answer per episode\n'
+                     f"{sum(totals)} answers over {_plural(len(episodes), 'episode')}", run_title)
     ax.legend(title="Answer", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_numeric(path: Path, label: str, episodes: Sequence[object], means: Sequence[float | None],
-                 stdevs: Sequence[float | None], ns: Sequence[int],
-                 scale: tuple[float, float] | None = None) -> str:
+def numeric_figure(label: str, episodes: Sequence[object], means: Sequence[float | None],
+                   stdevs: Sequence[float | None], ns: Sequence[int],
+                   scale: tuple[float, float] | None = None, run_title: str | None = None):
     """Mean answer per episode with a 95 % confidence band (t-based; none where n < 2).
 
     With a declared answer scale the y axis spans it, so small moves are not blown up visually.
@@ -132,8 +323,9 @@ def plot_numeric(path: Path, label: str, episodes: Sequence[object], means: Sequ
             half = t_critical_95(n) * s / math.sqrt(n)
             lo.append(m - half)
             hi.append(m + half)
-    ax.fill_between(xs, lo, hi, alpha=0.25, color="#1f77b4", linewidth=0, label="95% confidence interval")
-    ax.plot(xs, mean, marker=_marker(len(xs)), markersize=4, linewidth=1.8, color="#1f77b4", label="Mean answer")
+    color = label_color(label)
+    ax.fill_between(xs, lo, hi, alpha=0.25, color=color, linewidth=0, label="95% confidence interval")
+    ax.plot(xs, mean, marker=_marker(len(xs)), markersize=4, linewidth=1.8, color=color, label="Mean answer")
     if scale:
         lo_s, hi_s = scale
         pad = (hi_s - lo_s) * 0.04
@@ -141,14 +333,17 @@ def plot_numeric(path: Path, label: str, episodes: Sequence[object], means: Sequ
         ax.set_ylabel(f"Answer on the {lo_s:g}–{hi_s:g} scale (mean over agents)")
     else:
         ax.set_ylabel("Answer value (mean over agents)")
-    ax.set_title(f'Probe "{label}" (numeric rating): mean answer per episode\n'
-                 f"{sum(ns)} numeric answers over {_plural(len(episodes), 'episode')}", fontsize=11)
+        _headroom(ax, [v for v in lo + hi + mean if not math.isnan(v)])
+    _titles(fig, ax, f'Probe "{label}" (numeric rating): mean answer per episode\n'
+                     f"{sum(ns)} numeric answers over {_plural(len(episodes), 'episode')}", run_title)
     ax.legend(loc="best", frameon=False)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_wordcount(path: Path, series: Sequence[Mapping[str, object]], order: Sequence[object] = ()) -> str:
-    """Mean words per free-text answer per episode, one line per probe (episodes in ``order``)."""
+def wordcount_figure(series: Sequence[Mapping[str, object]], order: Sequence[object] = (),
+                     run_title: str | None = None):
+    """Mean words per free-text answer per episode, one line per probe (episodes in ``order``);
+    the y axis leaves headroom above the highest point, so no line runs into the frame."""
     fig, ax = new_figure()
     present = {repr(e) for s in series for e in s["episodes"]}  # type: ignore[union-attr]
     all_eps = [e for e in order if repr(e) in present]
@@ -156,38 +351,71 @@ def plot_wordcount(path: Path, series: Sequence[Mapping[str, object]], order: Se
     all_eps += [e for s in series for e in s["episodes"] if repr(e) not in known]  # type: ignore[union-attr]
     xs = episode_axis(ax, all_eps)
     pos = dict(zip(map(repr, all_eps), xs))
+    styles = label_styles([str(s["label"]) for s in series])
+    highest: list[float] = []
     for s in series:
         eps = list(s["episodes"])  # type: ignore[call-overload]
-        ax.plot([pos[repr(e)] for e in eps], list(s["mean_words"]),  # type: ignore[call-overload]
-                marker=_marker(len(eps)), markersize=4, linewidth=1.8, label=str(s["label"]))
-    ax.set_ylim(bottom=0)
+        words = [float(w) for w in s["mean_words"]]  # type: ignore[union-attr]
+        color, line, mark = styles[str(s["label"])]
+        ax.plot([pos[repr(e)] for e in eps], words, marker=mark if _marker(len(eps)) else None,
+                markersize=4, linewidth=1.8, linestyle=line, color=color, label=short(s["label"]))
+        highest += [w for w in words if math.isfinite(w)]
+    ax.set_ylim(0, max(highest, default=1.0) * 1.12 or 1.0)
     ax.set_ylabel("Words per answer (mean over agents)")
-    ax.set_title("Free-text probes: mean answer length per episode", fontsize=11)
+    _titles(fig, ax, "Free-text probes: mean answer length per episode", run_title)
     ax.legend(title="Probe", loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    return save_figure(fig, path)
+    return fig
 
 
-def plot_top_tokens(path: Path, top: Sequence[tuple[str, int]], labels: Sequence[str]) -> str:
-    """Horizontal bars of the most frequent content words, largest on top."""
+def top_tokens_figure(top: Sequence[tuple[str, int]], labels: Sequence[str],
+                      run_title: str | None = None):
+    """Horizontal bars of the most frequent content words, largest on top (long words cut)."""
     top = list(top[:TOP_TOKENS_PLOTTED])
     fig, ax = new_figure(8.0, max(3.5, 0.32 * len(top) + 1.6))
     ax.grid(True, axis="x", alpha=0.3)
     ax.grid(False, axis="y")
-    words = [w for w, _ in top][::-1]
+    words = [short(w, 30) for w, _ in top][::-1]
     counts = [c for _, c in top][::-1]
     bars = ax.barh(words, counts, color="#4c72b0")
     ax.bar_label(bars, labels=[f"{c:,}" for c in counts], padding=3, fontsize=8)
     ax.set_xlim(0, max(counts, default=1) * 1.12)
     ax.set_xlabel("Occurrences in free-text answers")
     ax.set_ylabel("Word")
-    shown = ", ".join(f'"{lab}"' for lab in labels[:4]) + (" …" if len(labels) > 4 else "")
-    ax.set_title(f"Free-text probes: {len(top)} most frequent words (stop words removed)\nProbes: {shown}",
-                 fontsize=11)
-    return save_figure(fig, path)
+    shown = ", ".join(f'"{short(lab)}"' for lab in labels[:4]) + (" …" if len(labels) > 4 else "")
+    _titles(fig, ax, f"Free-text probes: {len(top)} most frequent words (stop words removed)\n"
+                     f"Probes: {shown}", run_title)
+    return fig
 
 
-def render_probe_plots(plot_dir: Path, data: Mapping[str, object]) -> tuple[list[str], list[str]]:
-    """Draw every plot the data allows; returns ``(generated files, errors)``, never raises per plot."""
+def plot_choice(path: Path, *args: Any, **kwargs: Any) -> str:
+    """:func:`choice_figure` saved to ``path``."""
+    return save_figure(choice_figure(*args, **kwargs), path)
+
+
+def plot_numeric(path: Path, *args: Any, **kwargs: Any) -> str:
+    """:func:`numeric_figure` saved to ``path``."""
+    return save_figure(numeric_figure(*args, **kwargs), path)
+
+
+def plot_wordcount(path: Path, *args: Any, **kwargs: Any) -> str:
+    """:func:`wordcount_figure` saved to ``path``."""
+    return save_figure(wordcount_figure(*args, **kwargs), path)
+
+
+def plot_top_tokens(path: Path, *args: Any, **kwargs: Any) -> str:
+    """:func:`top_tokens_figure` saved to ``path``."""
+    return save_figure(top_tokens_figure(*args, **kwargs), path)
+
+
+def render_probe_plots(plot_dir: Path, data: Mapping[str, object],
+                       identity: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
+    """Draw every plot the data allows; returns ``(generated files, errors)``, never raises per plot.
+
+    ``identity`` (study, condition, scenario, seed…) titles every figure; without it, it is read
+    with :func:`run_identity` from where ``plot_dir`` sits in the study's ``generated/eval``.
+    """
+    ident = dict(identity) if identity is not None else run_identity(plot_dir)
+    run_title = identity_title(ident)
     files: list[str] = []
     errors: list[str] = []
     used: set[str] = set()
@@ -201,19 +429,22 @@ def render_probe_plots(plot_dir: Path, data: Mapping[str, object]) -> tuple[list
     for s in data.get("choice", []):  # type: ignore[union-attr]
         name = unique_name("choice", s["label"], used)
         attempt(name, lambda s=s, name=name: plot_choice(
-            plot_dir / name, s["label"], s["probe_type"], s["episodes"], s["counts"], s["order"]))
+            plot_dir / name, s["label"], s["probe_type"], s["episodes"], s["counts"], s["order"],
+            run_title))
     for s in data.get("numeric", []):  # type: ignore[union-attr]
         name = unique_name("numeric", s["label"], used)
         attempt(name, lambda s=s, name=name: plot_numeric(
-            plot_dir / name, s["label"], s["episodes"], s["mean"], s["stdev"], s["n"], s.get("scale")))
+            plot_dir / name, s["label"], s["episodes"], s["mean"], s["stdev"], s["n"], s.get("scale"),
+            run_title))
     freetext = list(data.get("freetext", []))  # type: ignore[call-overload]
     if freetext:
         attempt("freetext_wordcount_over_time.png",
                 lambda: plot_wordcount(plot_dir / "freetext_wordcount_over_time.png", freetext,
-                                       list(data.get("episode_order", []))))  # type: ignore[call-overload]
+                                       list(data.get("episode_order", [])),  # type: ignore[call-overload]
+                                       run_title))
     top = list(data.get("top_tokens", []))  # type: ignore[call-overload]
     if top:
         labels = [str(s["label"]) for s in freetext]
         attempt("freetext_top_tokens.png",
-                lambda: plot_top_tokens(plot_dir / "freetext_top_tokens.png", top, labels))
+                lambda: plot_top_tokens(plot_dir / "freetext_top_tokens.png", top, labels, run_title))
     return files, errors

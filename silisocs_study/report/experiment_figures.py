@@ -2,7 +2,8 @@
 
 The figure shows the primary score per value of the main axis (x), a second axis as colour
 groups when there is one, the mean with its 95% CI as an error bar, and every run (seed) as a
-jittered dot, so a reader sees both the estimate and the spread behind it.
+jittered dot, so a reader sees both the estimate and the spread behind it. Each value keeps its
+fixed colour (:func:`silisocs_study.evaluators.plots.label_color`) in every figure.
 """
 from __future__ import annotations
 
@@ -29,9 +30,17 @@ def plot_axes(stats: dict) -> tuple[str | None, str | None, list[str]]:
 
 
 def write_comparison_png(target: Path, study, results: list[dict], stats: dict) -> Path:
+    """``reports/comparison.png`` (see :func:`comparison_figure`)."""
+    return _save(comparison_figure(study, results, stats), target)
+
+
+def comparison_figure(study, results: list[dict], stats: dict):
+    """The experiment's figure (a matplotlib Figure, not saved); with no scored run, the
+    reason in words."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
-    from .experiment_summary import _number
+    from ..evaluators.plots import label_styles, short, wrap
+    from .experiment_summary import _number, no_scores_reason
     from .stats import describe
 
     primary = stats["primary"]
@@ -49,14 +58,14 @@ def write_comparison_png(target: Path, study, results: list[dict], stats: dict) 
     ax = fig.subplots()
     name = study.name if study else "experiment"
     if not scored:
-        ax.text(0.5, 0.5, "No scored runs yet" if results else "No runs recorded yet",
-                ha="center", va="center", fontsize=14, transform=ax.transAxes)
+        ax.text(0.5, 0.5, wrap(no_scores_reason(results, primary), width - 0.8, 11),
+                ha="center", va="center", fontsize=11, transform=ax.transAxes,
+                color="#333333")
         ax.set_axis_off()
         fig.suptitle(f"Experiment {name}", fontsize=13, fontweight="bold")
-        return _save(fig, target)
+        return fig
 
-    palette = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-               "#7f7f7f", "#bcbd22", "#17becf"]
+    styles = label_styles([str(v) for v in (cs if c_axis else xs)])
     import numpy as np
 
     rng = np.random.default_rng(0)
@@ -71,19 +80,20 @@ def write_comparison_png(target: Path, study, results: list[dict], stats: dict) 
     handles = {}
     for i, xv in enumerate(xs):
         at_x = [r for r in scored if x_axis is None or r.get(x_axis) == xv]
-        tick_labels.append(f"{xv if x_axis else 'all runs'}\n(n={len(at_x)})")
+        tick_labels.append(f"{wrap(short(xv, 40), 1.3, 10) if x_axis else 'all runs'}"
+                           f"\n(n={len(at_x)})")
         for j, cv in enumerate(cs):
             rows = [r for r in at_x if c_axis is None or r.get(c_axis) == cv]
             if not rows:
                 continue
-            colour = palette[(j if c_axis else i) % len(palette)]
+            colour, _, dot = styles[str(cv if c_axis else xv)]
             centre = i + (j - (n_c - 1) / 2) * slot
             vals = np.array([float(r["scores"][primary]) for r in rows])
             # dots on the left of the slot, the mean and its CI on the right: neither hides
             # the other, and the label beside the mean stays clear of the dots
             jitter = rng.uniform(-0.13, 0.13, len(vals)) * slot - 0.14 * slot
             ax.scatter(centre + jitter, vals, s=24, color=colour, alpha=0.55, linewidths=0,
-                       zorder=2)
+                       zorder=2, marker=dot)
             d = describe(vals.tolist())
             lo = d["mean"] - d["ci_low"] if d["ci_low"] is not None else 0.0
             hi = d["ci_high"] - d["mean"] if d["ci_high"] is not None else 0.0
@@ -92,7 +102,7 @@ def write_comparison_png(target: Path, study, results: list[dict], stats: dict) 
                               color=colour, mec="black", mew=0.8, ecolor="black",
                               elinewidth=1.6, capsize=6, capthick=1.6, zorder=3)
             if c_axis is not None:
-                handles.setdefault(str(cv), bar)
+                handles.setdefault(short(cv, 40), bar)
             if label_means:
                 text = f"{d['mean']:.3g}" + (f" (n={d['n']})" if uneven else "")
                 ax.annotate(text, (at, d["mean"]), xytext=(8, 0),
@@ -126,7 +136,7 @@ def write_comparison_png(target: Path, study, results: list[dict], stats: dict) 
     title = f"{name}: {primary} by {x_axis}" if x_axis else f"{name}: {primary}"
     if c_axis:
         title += f" and {c_axis}"
-    fig.suptitle(title, fontsize=13, fontweight="bold")
+    fig.suptitle(wrap(title, width, 13), fontsize=13, fontweight="bold")
     notes = [f"{len(scored)} scored run(s)"]
     if seeds:
         notes.append(f"{len(seeds)} seed(s)")
@@ -139,13 +149,15 @@ def write_comparison_png(target: Path, study, results: list[dict], stats: dict) 
     if missing:
         notes.append(f"{missing} failed/unscored run(s) not shown")
     notes.append("95% CI: Student t")
-    ax.set_title(" · ".join(notes), fontsize=9, color="#444444")
-    return _save(fig, target)
+    ax.set_title(wrap(" · ".join(notes), width - 0.5, 9), fontsize=9, color="#444444")
+    return fig
 
 
 def _save(fig, target: Path) -> Path:
+    from ..evaluators.plots import figure_title
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", metadata={"Title": figure_title(fig)})
     atomic_write_bytes(target, buf.getvalue())
     return target
 

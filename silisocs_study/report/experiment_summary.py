@@ -120,6 +120,23 @@ def _number(v) -> float | None:
     return None if math.isnan(v) else float(v)
 
 
+def no_scores_reason(results: list[dict], primary: str | None = None) -> str:
+    """Why nothing can be ranked or plotted, and what to do (never an unexplained blank)."""
+    if not results:
+        return "No runs recorded yet: run the experiment first."
+    done = [r for r in results if r.get("status") in _OK]
+    head = "No run has reported scores yet"
+    if not done:
+        return (f"{head}. None of the {len(results)} run(s) has finished successfully (see "
+                f"the failed or incomplete runs).")
+    if primary:
+        return (f"{head}. None of the {len(done)} finished run(s) has a numeric `{primary}` "
+                f"in its result.json.")
+    return (f"{head}. None of the {len(done)} finished run(s) wrote numeric `scores` in its "
+            f"result.json. Have the app write result.json into its run folder with a "
+            f'`scores` object of numbers, e.g. {{"scores": {{"score": 0.7}}, "success": true}}.')
+
+
 # -- summary.md ---------------------------------------------------------------------------------
 
 def cell_label(values: dict, factors: list[str]) -> str:
@@ -226,8 +243,8 @@ def summary_markdown(study, results: list[dict], stats: dict, *, planned: int | 
         out.append("")
         out += _tie_notes(board, factors, primary)
         out.append("")
-    elif not primary:
-        out += ["No run has reported scores yet.", ""]
+    elif not primary or not board:
+        out += ["## No scores", "", no_scores_reason(results, primary), ""]
 
     for a in factors:
         rows = stats["by_axis"][a]

@@ -1,8 +1,10 @@
 """``generated/reports/comparison.png``: one panel per hypothesis.
 
 Each panel shows one metric by condition: the mean with its 95% CI as an error bar, every seed
-as a jittered dot, scenarios side by side in their own colour, and the contrast against the
-reference (difference, Holm p) written above each other condition.
+as a jittered dot, scenarios side by side in their own colour (the label's fixed colour, the
+same as in every other figure: :func:`silisocs_study.evaluators.plots.label_color`), and the
+contrast against the reference (difference, Holm p) written above each other condition. A
+study without numeric metrics gets a figure that says why in words, never an empty frame.
 """
 from __future__ import annotations
 
@@ -10,11 +12,9 @@ import math
 import textwrap
 from pathlib import Path
 
+from ..evaluators.plots import label_styles, short, wrap
 from .metrics import metric_words
-from .summary_md import fmt, fmt_p, fmt_signed
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2",
-          "#17becf", "#7f7f7f", "#bcbd22")
+from .summary_md import fmt, fmt_signed, p_phrase
 
 
 def _values(block: dict, cond: str, scen: str, metric: str, records_by_id: dict) -> list:
@@ -36,12 +36,30 @@ def _values(block: dict, cond: str, scen: str, metric: str, records_by_id: dict)
 def plot_comparison(analysis: dict, records: list[dict], target: Path,
                     metrics: dict[str, str | None], title: str | None = None) -> Path:
     """Write the figure; ``metrics`` maps hypothesis → metric key to show (None: no data)."""
+    from ..evaluators.plots import figure_title
+
+    fig = comparison_figure(analysis, records, metrics, title)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"Title": figure_title(fig)}
+    if analysis.get("metrics_note"):
+        meta["Description"] = analysis["metrics_note"]
+    fig.savefig(target, dpi=150, facecolor="white", metadata=meta)
+    return target
+
+
+def comparison_figure(analysis: dict, records: list[dict], metrics: dict[str, str | None],
+                      title: str | None = None):
+    """The comparison figure (a matplotlib Figure, not saved): one panel per hypothesis, or
+    the reason in words when there is nothing to plot."""
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
     hyps = list(analysis["hypotheses"].items())
+    if analysis.get("metrics_note") or not hyps:
+        return _reason_figure(title, analysis.get("metrics_note")
+                              or "No hypotheses and no runs to compare yet.")
     n = max(1, len(hyps))
     ncols = 1 if n == 1 else 2
     nrows = math.ceil(n / ncols)
@@ -53,17 +71,42 @@ def plot_comparison(analysis: dict, records: list[dict], target: Path,
     records_by_id = {r.get("run_id"): r for r in records}
     rng = np.random.default_rng(0)
     if title:
-        fig.suptitle("\n".join(textwrap.wrap(title, int(width * 9))), fontsize=13,
-                     fontweight="bold")
+        fig.suptitle(wrap(title, width, 13), fontsize=13, fontweight="bold")
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n)]
     for ax in axes[len(hyps):]:
         ax.set_axis_off()
     for ax, (hyp, block) in zip(axes, hyps):
         metric = metrics.get(hyp)
         _panel(ax, hyp, block, metric, records_by_id, rng, Line2D)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=150, facecolor="white")
-    return target
+    return fig
+
+
+def _reason_figure(title: str | None, reason: str):
+    """A figure that states in words why there is nothing to plot (never a blank frame)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9.0, 4.0), dpi=150, layout="constrained")
+    FigureCanvasAgg(fig)
+    if title:
+        fig.suptitle(wrap(title, 9.0, 13), fontsize=13, fontweight="bold")
+    ax = fig.add_subplot()
+    ax.set_axis_off()
+    ax.text(0.5, 0.5, wrap(reason, 8.0, 11), ha="center", va="center", fontsize=11,
+            color="#333333", transform=ax.transAxes)
+    ax.set_title("Nothing to plot", fontsize=11, color="#555555")
+    return fig
+
+
+def _why_empty(block: dict, metric: str | None) -> str:
+    """Why a panel has no data, in words (never "no data for None")."""
+    if not block.get("n_usable"):
+        return (f"No usable runs yet ({block['n_records']} record(s), none successful and "
+                f"current).")
+    if metric is None:
+        return block.get("metrics_note") or "No numeric metrics in this hypothesis' runs."
+    return (f"None of this hypothesis' {block['n_usable']} usable run(s) reports "
+            f"{metric}.")
 
 
 def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, rng,
@@ -77,13 +120,12 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
     if metric is None or not any(
             metric in cell["metrics"] for sc in block["statistics"].values()
             for cell in sc.values()):
-        why = (f"no usable runs yet ({block['n_records']} record(s), none successful and "
-               f"current)" if not block.get("n_usable") else f"no data for {metric}")
-        ax.text(0.5, 0.5, why, ha="center", va="center",
-                transform=ax.transAxes, fontsize=11, color="#555555")
+        ax.text(0.5, 0.5, wrap(_why_empty(block, metric), 5.5, 10), ha="center",
+                va="center", transform=ax.transAxes, fontsize=10, color="#444444")
         ax.set_xticks([])
         ax.set_yticks([])
         return
+    styles = label_styles(scens)
     k = len(scens)
     span = 0.74
     step = span / k
@@ -93,7 +135,7 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
     n_seeds: set[int] = set()
     lows: list[float] = []
     for si, scen in enumerate(scens):
-        color = COLORS[si % len(COLORS)]
+        color, _, dot = styles[scen]
         for ci, cond in enumerate(conds):
             x = ci + offsets[si]
             vals = _values(block, cond, scen, metric, records_by_id)
@@ -104,7 +146,8 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
                 n_seeds.add(len(vals))
                 jitter = rng.uniform(-width * 0.1, width * 0.1, len(vals))
                 ax.scatter(x - width * 0.18 + jitter, vals, s=30, color=color, alpha=0.6,
-                           zorder=3, edgecolors="white", linewidths=0.6)
+                           zorder=3, edgecolors="white", linewidths=0.6,
+                           marker="o" if dot == "o" else dot)
                 top = max(vals)
                 lows.append(min(vals))
             if d and d.get("mean") is not None:
@@ -127,8 +170,10 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
     ax.set_xlabel("condition", fontsize=10)
     _annotate(ax, block, metric, conds, scens, slots)
     ax.set_xticks(range(len(conds)))
-    ax.set_xticklabels([f"{c}\n(reference)" if c == block["reference"] else c for c in conds],
-                       fontsize=10)
+    slot_in = _slot_inches(ax, len(conds))
+    ticks = [wrap(short(c, 60), slot_in, 10) + ("\n(reference)" if c == block["reference"]
+                                                else "") for c in conds]
+    ax.set_xticklabels(ticks, fontsize=10)
     ax.set_xlim(-0.6, len(conds) - 0.4)
     ax.set_ylabel(metric, fontsize=9)
     ax.tick_params(axis="y", labelsize=9)
@@ -140,12 +185,23 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
                           f"; {min(n_seeds)} seeds per cell" if len(n_seeds) == 1 else
                           f"; {min(n_seeds)}–{max(n_seeds)} seeds per cell" if n_seeds
                           else ""))]
-    handles += [Line2D([], [], marker="s", linestyle="none", color=COLORS[i % len(COLORS)],
-                       markersize=9, label=f"scenario: {s}") for i, s in enumerate(scens)]
-    compact = len(scens) > 1
-    ax.legend(handles=handles, fontsize=8, loc="upper center",
-              bbox_to_anchor=(0.5, -0.27 if compact else -0.2),
-              ncol=2 if len(handles) > 2 else len(handles), frameon=False)
+    handles += [Line2D([], [], marker="s" if styles[s][2] == "o" else styles[s][2],
+                       linestyle="none", color=styles[s][0], markersize=9,
+                       label=f"scenario: {short(s, 50)}") for s in scens]
+    # below the tick labels and the x label, however many lines they take (in points, so it
+    # does not depend on the axes' height): never on top of the "condition" label
+    from matplotlib.transforms import offset_copy
+
+    lines = max(t.count("\n") + 1 for t in ticks) + ax.get_xlabel().count("\n") + 1
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-(8 + 13.5 * lines), units="points")
+    ax.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0),
+              bbox_transform=below, ncol=2 if len(handles) > 2 else len(handles),
+              frameon=False)
+
+
+def _slot_inches(ax, n_slots: int) -> float:
+    """The width of one condition's slot, from the axes' place in its grid (before layout)."""
+    return max(0.8, ax.get_position().width * ax.figure.get_figwidth() / max(1, n_slots))
 
 
 def _annotate(ax, block: dict, metric: str, conds: list[str], scens: list[str],
@@ -158,29 +214,33 @@ def _annotate(ax, block: dict, metric: str, conds: list[str], scens: list[str],
         return
     ymin, ymax = ax.get_ylim()
     pad = (ymax - ymin) * 0.03
+    slot_in = _slot_inches(ax, len(conds))
     compact = len(scens) > 1
     for (cond, scen), (x, top) in slots.items():
         r = rows.get((cond, scen))
         if r is None or r.get("difference") is None:
             continue
-        p = fmt_p(r["p_holm"]) if r.get("p_holm") is not None else None
-        p_text = None if p is None else f"Holm p {p if p.startswith('<') else '= ' + p}"
+        p_text = p_phrase(r["p_holm"], "Holm p") if r.get("p_holm") is not None else None
         if compact:
             same = "identical values" in (r.get("note") or "")
             lines = [f"Δ {fmt_signed(r['difference'])}",
                      p_text or ("no test (identical)" if same else "no test")]
         else:
-            lines = [f"{cond} − {r['reference']} = {fmt_signed(r['difference'])}"]
+            lines = [f"{short(cond, 24)} − {short(r['reference'], 24)} = "
+                     f"{fmt_signed(r['difference'])}"]
             if r.get("p") is not None and r.get("ci_low") is not None:
                 lines.append(f"95% CI [{fmt(r['ci_low'])}, {fmt(r['ci_high'])}]")
             how = "paired" if r.get("design") == "paired" else "Welch"
             why = (r.get("note") or "").split("; ")[-1].removesuffix(": no test")
             lines.append(f"{how}, {p_text}" if p_text else f"no test: {why or 'not enough data'}")
-        ax.annotate("\n".join(lines), xy=(x, top + pad), ha="center", va="bottom",
-                    fontsize=8 if not compact else 7, color="#222222")
+        width = slot_in / (len(scens) if compact else 1)
+        ax.annotate(wrap("\n".join(lines), width, 8 if not compact else 7), xy=(x, top + pad),
+                    ha="center", va="bottom", fontsize=8 if not compact else 7,
+                    color="#222222")
     if compact:
-        ax.set_xlabel(f"condition\n(Δ = difference of means from {block['reference']} in the "
-                      f"same scenario; p Holm-adjusted)", fontsize=9)
+        ax.set_xlabel(wrap(f"condition\n(Δ = difference of means from {block['reference']} in "
+                           f"the same scenario; p Holm-adjusted)", slot_in * len(conds), 9),
+                      fontsize=9)
 
 
 def choose_metrics(analysis: dict, metric: str | None) -> dict[str, str | None]:
