@@ -346,7 +346,7 @@ def test_handmade_records_missing_metrics_and_duplicate_seeds(tmp_path) -> None:
     rows = {r["metric"]: r for r in h1["contrasts"]}
     assert rows["m.x"]["design"] == "unpaired"        # duplicate seeds cannot be paired
     assert rows["m.only_ref"]["difference"] is None
-    assert "missing in this condition" in rows["m.only_ref"]["note"]
+    assert "has 3 usable run(s) but none reports this metric" in rows["m.only_ref"]["note"]
     # two records with the same scenario and seed get two directories
     seeds = sorted(p.name for p in (org / "h1" / "recsys" / "election_recsys_engagement")
                    .iterdir())

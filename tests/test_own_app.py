@@ -236,8 +236,6 @@ def test_the_sweeper_prints_the_warning_on_the_console(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="launch/runner.py's closing summary does not print the "
-                                       "records' warnings yet (only the multirun log has them)")
 def test_run_prints_the_warning_on_the_console(tmp_path):
     folder = cwd_project(tmp_path)
     proc = sweep(folder, "--study", STUDY, "run", "--only-condition", "low", "--only-seed", "1")

@@ -219,6 +219,12 @@ def _report(plan, outcome, elapsed: float, unrun: list[str], decisions) -> int:
         print(f"  ... and {len(bad) - 20} more (status lists them)")
     for run_id, ids in list(outcome.eval_failed.items())[:20]:
         print(f"  [evaluator failed] {run_id}: {', '.join(ids)}")
+    warned = [(run_id, outcome.records[run_id]["warnings"]) for run_id in outcome.ran
+              if outcome.records[run_id].get("warnings")]
+    for run_id, warnings in warned[:20]:   # e.g. the run wrote nothing into its folder
+        print(f"  [warning] {run_id}: {'; '.join(map(str, warnings))}")
+    if len(warned) > 20:
+        print(f"  ... and {len(warned) - 20} more run(s) with warnings (in their records)")
     gen = plan.study.generated
     print(f"Views: {gen / 'repro_lock.json'}, {gen / 'study_index.json'}")
     return outcome.exit_code

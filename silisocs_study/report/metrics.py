@@ -106,7 +106,7 @@ def metric_words(key: str) -> str:
 METRICS_ADVICE = ("To get statistics, add an evaluator (`evaluations:` in the study file: a "
                   "builtin preset such as `builtin.action_metrics_detailed`, or your own "
                   "command) whose output JSON holds an `aggregated` object of numbers, e.g. "
-                  '`{"aggregated": {"score": 0.7}}` — see README, section Results.')
+                  '`{"aggregated": {"score": 0.7}}` — see README, section "Your own app".')
 
 
 def no_metrics_reason(usable_records: list[dict], study=None, n_records: int | None = None
