@@ -75,6 +75,7 @@ def damage(study: Path, outside: Path) -> dict[str, str]:
     return kinds
 
 
+@pytest.mark.slow
 def test_every_kind_of_damage_is_reported_moved_aside_and_replaced(tmp_path):
     study = write_study(tmp_path / "study", noop_doc(seeds=SEEDS))
     assert_ok(cli(study, "run", timeout=300))

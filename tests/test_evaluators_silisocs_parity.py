@@ -30,8 +30,8 @@ from silisocs_runs import PLAIN, PROBES_ANSWERS, PROBES_TUTORIAL, silisocs_avail
 
 from silisocs_study.evaluators import run_builtin
 
-pytestmark = pytest.mark.skipif(
-    not silisocs_available(), reason="the real silisocs package is not installed (it needs Python >= 3.11)")
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(
+    not silisocs_available(), reason="the real silisocs package is not installed (it needs Python >= 3.11)")]
 
 ACTIVITY = "silisocs.evaluations.activity_summary"
 DEFAULT = "silisocs.evaluations.default_evaluators"

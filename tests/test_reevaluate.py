@@ -210,6 +210,7 @@ def test_an_unknown_evaluator_or_a_busy_study_is_exit_2_with_nothing_written(two
     assert all("activity" in by_id(r) for r in load_records(study).values())
 
 
+@pytest.mark.slow
 def test_a_failing_evaluator_is_exit_1_and_on_the_record(two_runs):
     study = two_runs
     (study / "count.py").write_text(COUNT_SCRIPT)
@@ -275,6 +276,7 @@ def make_source_run(tmp_path: Path) -> Path:
     return src
 
 
+@pytest.mark.slow
 def test_reused_runs_carry_their_evaluations(tmp_path):
     src = make_source_run(tmp_path)
     source_files = tree(src)
@@ -396,6 +398,7 @@ def test_the_silisocs_example_study_with_a_script_evaluator(tmp_path):
                if "lines" in [e["id"] for e in r["evaluations"]]) == 2
 
 
+@pytest.mark.slow
 def test_an_experiment_spec_folder_is_re_evaluated(tmp_path):
     """Experiment specs: the latest folder (or --workspace), results.yaml and the post
     actions afterwards, as at the end of ``run``."""

@@ -27,6 +27,8 @@ import yaml
 
 from conftest import assert_ok
 
+pytestmark = pytest.mark.slow   # runs silisocs' own study runner first (~40 s)
+
 STUDY_ID = "peer_adopt"
 FLAT = ("repro_lock.json", "repro_lock.jsonl", "study_index.json", "study_enriched.yaml",
         "plan.json", "run_study.sh")

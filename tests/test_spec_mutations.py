@@ -39,6 +39,8 @@ from silisocs_study.planview import describe_plan
 from silisocs_study.spec import load_study
 from silisocs_study.spec.yamlload import Ref, parse_document
 
+pytestmark = pytest.mark.slow   # ~60 s: run by `pytest -m slow` and .ci/run
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = {p.relative_to(ROOT).as_posix(): p.read_text(encoding="utf-8") for p in
             sorted(ROOT.glob("examples/studies/*/study.yaml"))

@@ -127,6 +127,7 @@ VERBS = (("run",), ("organize",), ("report",), ("summary-append", "--author", "m
 
 # -- disk full ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_full_disk_every_writing_verb_one_line_records_intact_then_resume(tmp_path):
     with tmpfs(tmp_path / "disk", "16m") as disk:
         study = write_study(disk / "study", noop_doc())
@@ -150,6 +151,7 @@ def test_full_disk_every_writing_verb_one_line_records_intact_then_resume(tmp_pa
 
 # -- read-only ---------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_read_only_generated_every_writing_verb_one_line_then_resume(tmp_path):
     study = write_study(tmp_path / "study", noop_doc())
     assert_ok(cli(study, "run"))
@@ -166,6 +168,7 @@ def test_read_only_generated_every_writing_verb_one_line_then_resume(tmp_path):
     resumed(study, before)
 
 
+@pytest.mark.slow
 def test_a_record_the_job_cannot_write_is_an_error_on_the_console_not_a_success(tmp_path):
     """records/ read-only: the job's process runs but cannot record; the sweeper cannot
     either. One line names the record; nothing is reported as a success; the resume runs

@@ -126,6 +126,7 @@ def hammer(tmp_path: Path, trials: int, seed: int) -> Counter:
     return seen
 
 
+@pytest.mark.slow
 def test_exit_code_line_and_views_follow_the_records(tmp_path):
     seen = hammer(tmp_path, len(FLAGS), seed=7)
     rcs = {rc for _, rc in seen}
