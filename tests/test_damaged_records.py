@@ -133,6 +133,7 @@ def test_every_kind_of_damage_is_reported_moved_aside_and_replaced(tmp_path):
     assert "damaged" not in status.stderr and "Study noop: success 12" in status.stdout
 
 
+@pytest.mark.slow
 def test_a_record_filed_under_another_name_never_counts_for_the_run_it_names(tmp_path):
     """An old (failed, other fingerprint) copy of seed2's record under a name no run has:
     seed2's own record decides, so the healthy seed2 is not run again."""
@@ -154,6 +155,7 @@ def test_a_record_filed_under_another_name_never_counts_for_the_run_it_names(tmp
     assert own.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_run_names_the_damaged_records_before_launching(tmp_path):
     study = write_study(tmp_path / "study", noop_doc())
     assert_ok(cli(study, "run"))

@@ -4,6 +4,8 @@ and ``organize`` read the latest folder or ``--workspace``; a folder's ``_spec_.
 folder itself) is a valid ``--study``. Real benchmark runs through the real CLI."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import sys
@@ -66,6 +68,7 @@ def test_a_changed_spec_starts_a_new_folder(tmp_path):
     assert f"new: the spec changed since {one.name}" in out
 
 
+@pytest.mark.slow
 def test_status_report_and_organize_read_the_latest_folder_or_the_named_one(tmp_path):
     path = spec(tmp_path, BODY, rounds=5)
     before = json.loads(ok(sweep(tmp_path, path, "status", "--json")))
@@ -85,6 +88,7 @@ def test_status_report_and_organize_read_the_latest_folder_or_the_named_one(tmp_
         assert str(one) in out, (verb, out)
 
 
+@pytest.mark.slow
 def test_spec_copy_and_folder_are_valid_studies(tmp_path):
     path = spec(tmp_path, BODY, rounds=5)
     ok(sweep(tmp_path, path, "run", "--only-run-id", "greedy_s0"))

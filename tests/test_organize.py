@@ -24,6 +24,8 @@ from scipy import stats as st
 from silisocs_study.ledger.records import Ledger
 from silisocs_study.spec import load_study
 
+pytestmark = pytest.mark.slow   # the module fixture runs the 20-agent example study twice (~45 s)
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "studies" / "recsys_behavior_sweep" / "study.yaml"
 KEY = "action_metrics.interactive_actions_per_agent"

@@ -165,6 +165,7 @@ def test_an_added_evaluator_is_evaluated_on_finished_runs_without_running_them(t
     assert "pending" in status.stdout
 
 
+@pytest.mark.slow
 def test_an_unknown_evaluator_or_a_busy_study_is_exit_2_with_nothing_written(two_runs, tmp_path):
     study = two_runs
     edit(study, lambda doc: doc["evaluations"].append(ACTIVITY))
@@ -333,6 +334,7 @@ def test_reused_runs_carry_their_evaluations(tmp_path):
     assert "activity.total_events" in metrics(study)
 
 
+@pytest.mark.slow
 def test_python_api(two_runs):
     import silisocs_study
     from silisocs_study.errors import StudyError

@@ -17,6 +17,8 @@ import yaml
 
 from silisocs_study.ledger.records import Ledger
 
+pytestmark = pytest.mark.slow   # the module fixture runs the 20-agent example study (~50 s)
+
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLE = REPO / "examples" / "studies" / "recsys_behavior_sweep" / "study.yaml"
 KEY = "action_metrics.interactive_actions_per_agent"

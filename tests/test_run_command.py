@@ -2,6 +2,8 @@
 kill the whole process group, and ``reuse_existing`` runs recorded without launching."""
 from __future__ import annotations
 
+import pytest
+
 import json
 import subprocess
 import time
@@ -113,6 +115,7 @@ def test_reuse_existing_runs_are_recorded_without_launching(tmp_path):
         {k: r["attempt_id"] for k, r in records.items()}
 
 
+@pytest.mark.slow
 def test_a_runner_job_over_its_timeout_is_recorded_as_timeout(tmp_path):
     """--timeout-seconds also bounds ordinary (runner) jobs: the callback arms an alarm in
     the job's process; the job fails with JobTimeout and is recorded ``timeout``."""

@@ -4,6 +4,8 @@ that writes nothing into its folder is a warning on its record and on the consol
 """
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -66,6 +68,7 @@ def test_retry_starts_in_an_empty_folder(tmp_path):
     assert sorted(p.name for p in (folder.parent / "run.attempts").iterdir()) == ["1", "2"]
 
 
+@pytest.mark.slow
 def test_a_run_that_writes_nothing_is_a_warning(tmp_path):
     doc = noop_doc(seeds=(1,))
     doc["study"]["run_defaults"]["inject"] = {"output_dir": None}   # the app gets no folder

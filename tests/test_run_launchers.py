@@ -84,6 +84,7 @@ def test_hydra_multirun_runs_study_directly(socialsim_study, tmp_path, launcher)
     assert (tmp_path / "multirun" / "multirun.yaml").is_file()
 
 
+@pytest.mark.slow
 def test_h1_then_only_h2_keeps_both_in_every_view(tmp_path):
     doc = noop_doc(hypotheses={"h1": {"conditions": {"a": {"overrides": {"x": 1}}}},
                                "h2": {"conditions": {"b": {"overrides": {"x": 2}}}}})

@@ -2,6 +2,8 @@
 and per-condition config paths (one multirun per primary config directory)."""
 from __future__ import annotations
 
+import pytest
+
 import hashlib
 import json
 import platform
@@ -102,6 +104,7 @@ def test_per_job_searchpath_cannot_replace_the_primary_config(tmp_path):
     assert main == [str(REPO / "tests" / "apps" / "noop" / "conf")]
 
 
+@pytest.mark.slow
 def test_conditions_with_their_own_config_dirs(tmp_path):
     conf_a, conf_b = tmp_path / "conf_a", tmp_path / "conf_b"
     shutil.copytree(SOCIALSIM_CONF, conf_a)

@@ -2,6 +2,8 @@
 and ``status``. Runs use the no-op test app, so each multirun takes about a second."""
 from __future__ import annotations
 
+import pytest
+
 import json
 from pathlib import Path
 
@@ -18,6 +20,7 @@ def tree(path: Path) -> dict[str, int]:
     return {str(p.relative_to(path)): p.stat().st_mtime_ns for p in path.rglob("*")}
 
 
+@pytest.mark.slow
 def test_changed_override_makes_a_run_stale(tmp_path):
     doc = noop_doc({"a": {"overrides": {"x": 1}}, "b": {"overrides": {"x": 2}}}, seeds=[2])
     study = write_study(tmp_path / "study", doc)
@@ -100,6 +103,7 @@ def test_retry_failed_reruns_failed_runs_only_and_keeps_history(tmp_path):
         assert old["finished_at"] == first[run_id]["finished_at"]
 
 
+@pytest.mark.slow
 def test_fail_fast_stops_after_the_first_failure(tmp_path):
     doc = noop_doc({"a": {}, "b": {"overrides": {"fail": "raise"}}, "c": {}, "d": {}},
                    seeds=[2])

@@ -222,6 +222,7 @@ def test_env_file_round_trips_hostile_values(tmp_path):
 
 # -- the array template and the task verb, run locally ---------------------------------------
 
+@pytest.mark.slow
 def test_array_template_runs_its_slice_locally_and_skips_out_of_range(study_dir, capsys):
     assert main(["--study", str(study_dir), "--repo-root", str(study_dir), "slurm-array",
                  "--array-mode", "run", "--runs-per-task", "3", "--only-seed", "11",
@@ -460,6 +461,7 @@ hypotheses:
 """
 
 
+@pytest.mark.slow
 def test_one_run_tasks_start_their_app_directly(tmp_path, capsys):
     """A one-run task runs the app itself (no task process, no multirun): the value survives
     byte for byte, the callback records success and failure, a hard crash is left to reconcile."""

@@ -235,6 +235,7 @@ def test_storage_error_exit_code_and_pickling(monkeypatch):
 
 # -- symlinks planted in the study ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_symlinked_repro_lock_jsonl_is_replaced_never_followed(tmp_path):
     study = write_study(tmp_path / "study", noop_doc())
     assert_ok(cli(study, "run"))
@@ -277,6 +278,7 @@ def test_symlinked_summary_files_are_refused_before_either_is_written(tmp_path, 
     assert md.read_text().startswith("# Study Summary") and len(log.read_text().splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_symlinked_lock_files_are_refused_and_nothing_is_created_outside(tmp_path):
     study = write_study(tmp_path / "study", noop_doc())
     assert_ok(cli(study, "run"))
