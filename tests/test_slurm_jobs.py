@@ -286,9 +286,10 @@ def test_cancelled_array_is_recorded_by_status_and_retried(tmp_path, cleanup):
                         scenarios=("s",))
     cleanup[0].append(study)
     ok(cli(study, "run", "--only-seed", "3", "--no-progress"))          # already done
-    # the sleep is an extra override of this submission only (not in the fingerprint)
+    # the sleep is an override after `--`: part of these runs' fingerprint, so the finished
+    # seed 3 (made without it) is stale for this submission; --stale skip leaves it alone
     out = ok(cli(study, "slurm-array", "--submit", "--array-mode", "run", "--max-concurrent",
-                 "1", "--timeout-minutes", "5", "--", "sleep=120"))
+                 "1", "--timeout-minutes", "5", "--stale", "skip", "--", "sleep=120"))
     assert "2 task(s) for 2 run(s)" in out
     (sub,) = submissions(study)
     poll("the first run to start", lambda: any(
