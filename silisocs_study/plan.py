@@ -247,7 +247,8 @@ def _expand(study: Study, group: Group, start: int) -> list[Run]:
             root, _render(study, group, "working_directory", wd_template, values),
             study=study, group=group, what="working_directory")
         command = None
-        if group.command is not None:
+        if group.command is not None:   # {run_dir}: the folder the run writes into
+            values["run_dir"] = output_dir
             command = tuple(_render(study, group, "execution.command", t, values)
                             for t in group.command)
         fingerprint = _fingerprint(shared, group, scenario, seed, axes,

@@ -129,3 +129,22 @@ def test_a_runner_job_over_its_timeout_is_recorded_as_timeout(tmp_path):
     assert records["h1__quick__s__seed2"]["status"] == "success"
     stuck = records["h1__stuck__s__seed2"]
     assert stuck["status"] == "timeout" and "JobTimeout" in stuck["error"], stuck
+
+
+def test_run_dir_placeholder_names_the_run_folder_of_an_exact_command(tmp_path):
+    conds = {"cmd": {"seeds": [2, 10], "execution": {"command": [
+        "bash", "-c", 'echo "{{\\"seed\\": {seed}}}" > {run_dir}/result.json; '
+                      'test "{run_dir}" = "$SILISOCS_RUN_DIR"']}}}
+    study = write_study(tmp_path / "study", noop_doc(conds))
+    planned = cli(study, "plan", "--skip-config-check", "--output", str(tmp_path / "p.json"))
+    assert_ok(planned)
+    rows = json.loads((tmp_path / "p.json").read_text())["runs"]
+    assert all("{run_dir}" not in " ".join(r["command"]) for r in rows)
+    assert_ok(cli(study, "run", "--no-progress"))
+    for run_id, rec in load_records(study).items():
+        assert rec["status"] == "success", rec.get("error")
+        assert json.loads((Path(rec["output_dir"]) / "result.json").read_text()) == \
+            {"seed": rec["seed"]}
+    bad = noop_doc({"cmd": {"execution": {"command": ["echo", "{run_folder}"]}}})
+    proc = cli(write_study(tmp_path / "bad", bad), "plan", "--skip-config-check")
+    assert proc.returncode == 2 and "run_folder" in proc.stderr

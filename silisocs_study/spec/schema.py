@@ -157,8 +157,9 @@ def _study_defs() -> dict[str, dict]:
     }, required=("name",))
     execution = _obj({
         "mode": {"enum": ["run", "reuse_existing"], "default": "run"},
-        "command": {**_ref("command"), "description": "exact command (templated); replaces "
-                                                      "python -m <runner> ..."},
+        "command": {**_ref("command"), "description": "exact command (templated; also "
+                                                      "{python} and {run_dir}, the run's "
+                                                      "folder); replaces python -m <runner> ..."},
         "re_evaluate": _BOOL,
         "output_root_override": _template("run directory"),
         "timeout_seconds": _SECONDS,

@@ -164,7 +164,7 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
             if command is not None:
                 for j, token in enumerate(command):
                     try:
-                        templates.check(token, run_placeholders + ("python",))
+                        templates.check(token, run_placeholders + ("python", "run_dir"))
                     except templates.TemplateError as exc:
                         raise execution.error("command", str(exc)) from None
             sub = cond.id("sub_experiment", cond_id)
@@ -250,7 +250,7 @@ def _check_run_templates(group: Group, study_name: str, study_id: str, fields) -
         if key == "command":   # an exact command: each token is a template
             for token in group.command or ():
                 try:
-                    templates.render(token, dict(values, python="{python}"))
+                    templates.render(token, dict(values, python="{python}", run_dir="/run"))
                 except templates.TemplateError as exc:
                     raise sec.error(key, str(exc)) from None
             continue
