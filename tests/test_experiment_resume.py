@@ -122,3 +122,41 @@ def test_the_api_continues_too_and_new_starts_a_folder(tmp_path, capsys):
     fresh = silisocs_study.run(path, repo_root=tmp_path, new=True, run_id="greedy_s1")
     assert len(fresh) == 1 and len(folders(tmp_path, "tiny")) == 2
     assert "(continuing" in capsys.readouterr().out
+
+
+def test_declining_the_launch_prompt_keeps_a_continued_folders_files(tmp_path):
+    """Answering no to 'Launch N run(s)?' gives back a folder claimed just now, never the
+    files of the folder being continued."""
+    import os
+    import pty
+
+    body = BODY.replace("seeds: 2", "seeds: 30")          # 60 runs: the prompt appears
+    path = spec(tmp_path, body, rounds=5)
+    ok(sweep(tmp_path, path, "run", "--only-run-id", "greedy_s0"))
+    (one,) = folders(tmp_path, "tiny")
+    before = (one / "_spec_.yaml").read_bytes()
+    argv = [sys.executable, "-m", "silisocs_study", "--study", str(path), "--repo-root",
+            str(tmp_path), "run", "--no-progress", "--skip-config-check"]
+    pid, fd = pty.fork()
+    if pid == 0:   # the child: stdin is a terminal, so run asks before 59 launches
+        os.chdir(tmp_path)
+        os.execv(sys.executable, argv)
+    out = b""
+    while b"[y/N]" not in out:
+        chunk = os.read(fd, 4096)
+        assert chunk, out
+        out += chunk
+    os.write(fd, b"n\n")
+    while True:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 2, out.decode(errors="replace")
+    assert b"Nothing launched." in out
+    assert (one / "_spec_.yaml").read_bytes()[:40] == before[:40]   # still there
+    assert folders(tmp_path, "tiny") == [one]

@@ -87,7 +87,8 @@ def _run(args: argparse.Namespace, plan) -> int:
         answer = input(f"Launch {len(launch)} run(s) with the {args.launcher} launcher? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
             print("Nothing launched.")
-            if study.kind == "experiment":
+            if study.kind == "experiment" and getattr(args, "allocated_workspace", None):
+                # a folder claimed just now is given back; a continued one keeps its files
                 from ..report.experiment import SPEC_COPY, release_workspace
 
                 (study.workspace / SPEC_COPY).unlink(missing_ok=True)
