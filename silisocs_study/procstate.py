@@ -166,13 +166,14 @@ def set_subreaper(on: bool) -> bool:
         return False
 
 
-def descendants(root: int) -> set[int]:
-    """Live descendant pids of ``root`` (from /proc; empty where there is none)."""
-    children: dict[int, list[int]] = {}
+def live_processes() -> list[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every live process, from /proc; zombies and
+    processes that vanish while being read are left out (empty where there is no procfs)."""
     try:
         names = os.listdir("/proc")
     except OSError:  # pragma: no cover - no procfs
-        return set()
+        return []
+    out = []
     for name in names:
         if not name.isdigit():
             continue
@@ -181,9 +182,17 @@ def descendants(root: int) -> set[int]:
                 stat = fh.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if fields and fields[0] not in (b"Z", b"X"):
-            children.setdefault(int(fields[1]), []).append(int(name))
+        fields = stat[stat.rfind(b")") + 2:].split()   # the name may hold spaces and ')'
+        if len(fields) > 2 and fields[0] not in (b"Z", b"X"):
+            out.append((int(name), int(fields[1]), int(fields[2])))
+    return out
+
+
+def descendants(root: int) -> set[int]:
+    """Live descendant pids of ``root`` (from /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for pid, parent, _ in live_processes():
+        children.setdefault(parent, []).append(pid)
     out: set[int] = set()
     todo = [root]
     while todo:

@@ -46,20 +46,10 @@ def guarded(argv: list[str], python: str | None = None, done: str | None = None)
 
 def group_members(pgid: int) -> list[int]:
     """Live processes of process group ``pgid`` (from /proc), this process excluded."""
-    out = []
+    from ..procstate import live_processes
+
     me = os.getpid()
-    for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == me:
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(b")") + 2:].split()
-        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-            out.append(int(name))
-    return out
+    return [pid for pid, _, group in live_processes() if group == pgid and pid != me]
 
 
 def kill_members(pgid: int, grace: float = GRACE_SECONDS) -> None:
