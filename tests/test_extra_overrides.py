@@ -82,3 +82,14 @@ def test_exact_commands_are_named_as_not_reached(tmp_path):
     proc = cli(study, "plan", "--skip-config-check", "--", "x=5")
     assert_ok(proc)
     assert "do not reach the 1 condition(s) with an exact command" in proc.stderr
+
+
+def test_an_override_after_dashes_the_app_lacks_is_exit_2_before_anything_runs(tmp_path):
+    study = write_study(tmp_path / "study", noop_doc(seeds=[2]))
+    for verb in ("plan", "run"):
+        proc = cli(study, verb, "--", "no_such_key=1")
+        assert proc.returncode == 2, (verb, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert lines[-1].startswith("error: override 'no_such_key=1' after -- does not "
+                                    "compose with tests.apps.noop"), lines
+        assert not (study / "generated").exists() and not (study / "runs").exists()

@@ -149,6 +149,10 @@ def check_apps(study: Study, commands: list[AppCommand], *, cwd: str,
 
     for command, (report, output) in zip(commands, results):
         if report is None:
+            bad = _refused_extra(command, output)
+            if bad is not None:   # Hydra refused an override after -- before the check ran
+                raise StudyError(f"override '{bad}' after -- does not compose with "
+                                 f"{command.label()}: {_last_error(output)}")
             if warnings is not None:
                 warnings.append(f"config check skipped for {command.label()}: it did not "
                                 f"start here ({_last_error(output)})")
@@ -178,6 +182,19 @@ def _check_one(command: AppCommand, report_path: Path, *, cwd: str):
         return json.loads(report_path.read_text()), output
     except (OSError, ValueError):
         return None, output
+
+
+def _refused_extra(command: AppCommand, output: str) -> str | None:
+    """The override after `--` a multirun's own start refused (Hydra names its key), if any:
+    the app started, so it is a bad override, not an app missing on this machine."""
+    if command.module == COMMAND_APP:
+        return None
+    error = _last_error(output)
+    for item in command.extra:
+        key = item.split("=", 1)[0].lstrip("+~")
+        if key and (key in error or f"'{key.rsplit('.', 1)[-1]}'" in error):
+            return item
+    return None
 
 
 def _last_error(output: str) -> str:

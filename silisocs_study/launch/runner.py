@@ -99,9 +99,10 @@ def _run(args: argparse.Namespace, plan) -> int:
 
     commands = app_commands(launch, python, _sweeper_args(args, plan, session) +
                             _launcher_args(args, plan, session), list(args.hydra_overrides))
-    if len(commands) > 1 and not args.skip_config_check:
-        # each multirun checks its own app before launching; with several apps, check them
-        # all first so a bad override stops the study before anything runs
+    if (len(commands) > 1 or args.hydra_overrides) and not args.skip_config_check:
+        # each multirun checks its own app before launching; with several apps (or overrides
+        # after --, which the multirun's own command line composes first), check them all
+        # first so a bad override stops the study with exit 2 before anything runs
         print(f"Config check: composing the runs of {len(commands)} apps ...", flush=True)
         check_apps(study, list(commands.values()), cwd=str(study.repo_root))
     for run in decisions.reuse:
