@@ -131,6 +131,7 @@ def test_a_runner_job_over_its_timeout_is_recorded_as_timeout(tmp_path):
     assert stuck["status"] == "timeout" and "JobTimeout" in stuck["error"], stuck
 
 
+@pytest.mark.slow   # ~20 s: keeps the README command under 8 minutes
 def test_run_dir_placeholder_names_the_run_folder_of_an_exact_command(tmp_path):
     conds = {"cmd": {"seeds": [2, 10], "execution": {"command": [
         "bash", "-c", 'echo "{{\\"seed\\": {seed}}}" > {run_dir}/result.json; '
