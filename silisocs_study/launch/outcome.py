@@ -24,10 +24,11 @@ class Outcome:
     records: dict[str, dict] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, runs: list[Run], ledger, session: str) -> "Outcome":
+    def read(cls, runs: list[Run], records: dict[str, dict], session: str) -> "Outcome":
+        """From ``records`` (run id → record, as the ledger read them after the last run)."""
         out = cls()
         for run in runs:
-            rec = ledger.read(run.run_id)
+            rec = records.get(run.run_id)
             status = "pending" if rec is None else str(rec.get("status") or "unknown")
             out.states[run.run_id] = status
             if rec is None:

@@ -129,7 +129,8 @@ def _run(args: argparse.Namespace, plan) -> int:
         mark_stale(records, {r.run_id: r.fingerprint for r in full.runs})
     from .outcome import Outcome
 
-    outcome = Outcome.read(plan.runs, ledger, session)   # every selected run, now final
+    # every selected run, now final: the records the views were just built from
+    outcome = Outcome.read(plan.runs, {r["run_id"]: r for r in records}, session)
     rc = _report(plan, outcome, time.time() - started, unrun, decisions)
     if study.kind == "study" and records and (
             changed or not (study.generated / "reports" / "summary.md").exists()):

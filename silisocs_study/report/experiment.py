@@ -56,6 +56,7 @@ def pin_workspace(args, plan):
     pinned = getattr(args, "workspace", None) or study.meta.get("pinned_folder")
     args.allocated_workspace = None
     value = f"{study.file}#{study.name}"
+    there = None
     if pinned:
         folder = Path(os.path.expanduser(str(pinned))).resolve()
         if folder.exists() and not folder.is_dir():
@@ -64,14 +65,16 @@ def pin_workspace(args, plan):
     else:
         folder, state = None, "new"
         if not getattr(args, "new", False):
-            folder, state = _continuable(study, filters_from(args))
+            folder, state, there = _continuable(study, filters_from(args))
         if folder is None:
             folder = allocate_path(study.repo_root, study.meta["path_template"], study.name,
                                    create=True)
             args.allocated_workspace = str(folder)
-    study = load_study(value, study.repo_root, workspace=folder)
+    if there is None:   # not the latest folder _continuable already loaded
+        there = load_study(value, study.repo_root, workspace=folder)
+        _refold(there, plan.study)
+    study = there
     study.extra_overrides, study.warnings = plan.study.extra_overrides, plan.study.warnings
-    _refold(study, plan.study)
     print(f"Experiment folder: {folder} ({state})")
     return build_plan(study, filters_from(args))
 
@@ -84,15 +87,16 @@ def _refold(study, planned) -> None:
         fold_extra_overrides(study, planned.extra_overrides)
 
 
-def _continuable(study, filters) -> tuple[Path | None, str]:
-    """(the latest folder, why) when a plain ``run`` should continue it, else (None, why)."""
+def _continuable(study, filters) -> tuple[Path | None, str, Any]:
+    """(the latest folder, why, the study loaded for it) when a plain ``run`` should
+    continue it, else (None, why, None)."""
     from ..ledger import Ledger
     from ..plan import build_plan
     from ..spec import load_study
 
     folders = experiment_folders(study)
     if not folders:
-        return None, "new"
+        return None, "new", None
     latest = folders[-1]
     there = load_study(f"{study.file}#{study.name}", study.repo_root, workspace=latest)
     _refold(there, study)
@@ -100,11 +104,12 @@ def _continuable(study, filters) -> tuple[Path | None, str]:
     wanted = {r.run_id: r.fingerprint for r in full.runs}
     records = Ledger(there.generated).all()
     if any(wanted.get(run_id) != rec.get("fingerprint") for run_id, rec in records.items()):
-        return None, f"new: the spec changed since {latest.name}"
+        return None, f"new: the spec changed since {latest.name}", None
     selected = build_plan(there, filters).runs if filters else full.runs
     if all((records.get(r.run_id) or {}).get("status") in _OK for r in selected):
-        return None, f"new: {latest.name} is complete"
-    return latest, "continuing: its runs are not all complete (--new starts a new folder)"
+        return None, f"new: {latest.name} is complete", None
+    return (latest, "continuing: its runs are not all complete (--new starts a new folder)",
+            there)
 
 
 def release_workspace(args) -> None:
