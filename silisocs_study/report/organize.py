@@ -31,6 +31,7 @@ import shutil
 import sys
 import tempfile
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..atomic import make_dirs, storage_failure
@@ -39,38 +40,57 @@ from ..ledger.lockfile import exclusive
 from .contrasts import analyze
 from .tree import TreeCache, write_tree
 
+# Hidden channels of the old views hook, kept until its callers use views.refresh (which
+# passes ``force`` and gets the error back from :func:`organize`, never through these).
 LAST_ERROR: str | None = None
 FORCE = False            # the `organize` verb sets it: rebuild even when nothing changed
 
 
-# -- the hook -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Organized:
+    """What :func:`organize` did."""
+    analysis: dict | None   # analyze() computed for the tree (None: tree current, experiment)
+    error: str | None       # why it failed (a warning was printed); None when fine
 
-def organize_after_run(study, records) -> None:
-    """Called by ``rebuild_study_views`` after the lock/index views are rewritten.
+
+def organize(study, records, *, force: bool = False, analysis: dict | None = None
+             ) -> Organized:
+    """The organized tree (study.yaml) or results.yaml (experiments) for ``records``, the
+    records the views were just built from (stale-flagged).
 
     Raises only a StorageError (disk full, read-only: the user's to fix, like the views
     before it): records are the source of truth and ``organize`` rebuilds this view at any
-    time, so any other failure here is a warning (kept in ``LAST_ERROR`` for ``organize``).
+    time, so any other failure is a warning line and comes back as ``error``.
     """
-    global LAST_ERROR
-    LAST_ERROR = None
     try:
         if getattr(study, "kind", "study") == "experiment":
             try:
                 from .experiment import after_run
             except ImportError:
-                return
+                return Organized(None, None)
             after_run(study, records)
-            return
-        build_organized(study, records, force=FORCE)
+            return Organized(None, None)
+        _, computed = build_tree(study, records, force=force, analysis=analysis)
+        return Organized(computed, None)
+    except StorageError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a broken view must not fail the runs
+        error = f"{type(exc).__name__}: {exc}"
+        print(f"warning: organized view not rebuilt ({error}); "
+              f"`silisocs-study --study {getattr(study, 'display_file', '')} organize` "
+              f"retries", file=sys.stderr)
+        return Organized(None, error)
+
+
+def organize_after_run(study, records) -> None:
+    """The old views hook: :func:`organize` with ``FORCE``, its error in ``LAST_ERROR``."""
+    global LAST_ERROR
+    LAST_ERROR = None
+    try:
+        LAST_ERROR = organize(study, records, force=FORCE).error
     except StorageError as exc:
         LAST_ERROR = exc.format()
         raise
-    except Exception as exc:  # noqa: BLE001 - a broken view must not fail the runs
-        LAST_ERROR = f"{type(exc).__name__}: {exc}"
-        print(f"warning: organized view not rebuilt ({LAST_ERROR}); "
-              f"`silisocs-study --study {getattr(study, 'display_file', '')} organize` "
-              f"retries", file=sys.stderr)
 
 
 # -- building -------------------------------------------------------------------------------
@@ -101,8 +121,18 @@ def current_records(study, given=None) -> list[dict]:
     return fresh
 
 
-def build_organized(study, records=None, *, force: bool = False) -> Path:
-    """Rebuild ``generated/organized`` from every record; returns its path.
+def build_organized(study, records=None, *, force: bool = False,
+                    analysis: dict | None = None) -> Path:
+    """Rebuild ``generated/organized``; returns its path (:func:`build_tree` also returns
+    the analysis it computed)."""
+    return build_tree(study, records, force=force, analysis=analysis)[0]
+
+
+def build_tree(study, records=None, *, force: bool = False, analysis: dict | None = None
+               ) -> tuple[Path, dict | None]:
+    """Rebuild ``generated/organized`` from ``records`` (every record, stale-flagged; None:
+    read them now); returns its path and the analysis the tree was built from (``analysis``
+    when given, computed from ``records`` otherwise; None when the build was skipped).
 
     Skipped (unless ``force``) when neither the records nor the study file changed since the
     last build, so the second views rebuild of one ``run`` costs nothing.
@@ -111,26 +141,31 @@ def build_organized(study, records=None, *, force: bool = False) -> Path:
     make_dirs(generated, "the organized tree")
     final = generated / "organized"
     try:
-        return _build(study, records, force, generated, final)
+        return _build(study, records, force, analysis, generated, final)
     except OSError as exc:   # disk full, read-only...: one line naming the tree
         raise storage_failure(exc, final, "the organized tree", missing=False) from None
 
 
-def _build(study, records, force: bool, generated: Path, final: Path) -> Path:
+def _build(study, records, force: bool, analysis: dict | None, generated: Path,
+           final: Path) -> tuple[Path, dict | None]:
     from ..ledger.adopt import foreign_organized, preserve_tree
 
     with exclusive(generated / ".organized.lock", what="the organized tree's lock file "
                                                       ".organized.lock"):
         _sweep(generated)
-        records = current_records(study, records)
+        if records is None:
+            records = current_records(study)
+        else:   # the records the views were just built from: not read a second time
+            records = list(records.values()) if isinstance(records, dict) else list(records)
         cache = TreeCache(generated, final)
         foreign = foreign_organized(generated)
         if foreign:
             cache.forget_files()
         signature = _signature(study, records)
         if not force and cache.signature == signature and (final / "summary.json").is_file():
-            return final
-        analysis = analyze(study, records)
+            return final, None
+        if analysis is None:
+            analysis = analyze(study, records)
         tmp = Path(tempfile.mkdtemp(prefix=".organized.tmp-", dir=generated))
         try:
             os.chmod(tmp, 0o755)
@@ -148,7 +183,7 @@ def _build(study, records, force: bool, generated: Path, final: Path) -> Path:
             raise
     if old is not None:
         _remove(old, background=len(records) >= BACKGROUND_REMOVAL)
-    return final
+    return final, analysis
 
 
 def _sweep(generated: Path) -> None:

@@ -37,18 +37,28 @@ def _replace_into(target: Path, write, what: str) -> Path:
     return target
 
 
-def write_reports(study, *, metric: str | None = None, records=None) -> dict[str, Path]:
-    """Write the three reports; returns {"summary": …, "plot": …, "workbook": …}."""
+def write_reports(study, *, metric: str | None = None, records=None,
+                  analysis: dict | None = None) -> dict[str, Path]:
+    """Write the three reports; returns {"summary": …, "plot": …, "workbook": …}.
+
+    ``records`` with ``analysis``: every record and the :func:`analyze` of exactly those
+    (what ``views.refresh`` just built the organized tree from): used as they are, neither
+    read nor computed again. ``records`` alone are checked against the record files
+    (``current_records``) and analysed here."""
     from ..ledger.records import utc_now
     from .excel import write_workbook
     from .plots import choose_metrics, plot_comparison
     from .summary_md import render
 
-    records = current_records(study, records)
+    if records is not None and analysis is not None:
+        records = list(records.values()) if isinstance(records, dict) else list(records)
+    else:
+        records, analysis = current_records(study, records), None
     if not records:
         raise StudyError(f"no run records yet in {study.generated / 'records'}: run the study "
                          f"first (silisocs-study --study {study.display_file} run)")
-    analysis = analyze(study, records)
+    if analysis is None:
+        analysis = analyze(study, records)
     if metric is not None and metric not in analysis["metrics"]:
         known = analysis["metrics"]
         raise StudyError(f"--metric '{metric}' is not a metric of this study"
