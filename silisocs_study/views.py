@@ -391,7 +391,8 @@ class _Job:
             spec = hashlib.blake2b(Path(study.file).read_bytes(), digest_size=16).hexdigest()
         except (OSError, TypeError):
             spec = None
-        self.key = {"study_file": spec, "repo_root": self.root, "generator": generator(),
+        self.mark = generator()   # looked up once: a metadata search costs milliseconds
+        self.key = {"study_file": spec, "repo_root": self.root, "generator": self.mark,
                     "renderer": _renderer(),
                     "fingerprints": hashlib.blake2b(orjson.dumps(fingerprints),
                                                     digest_size=16).hexdigest()}
@@ -424,7 +425,7 @@ class _Job:
 
     def _layouts(self, counts: dict[str, int]) -> tuple[lv.Layout, ...]:
         return lv.layouts(self.generated, study_meta(self.study), self.study.raw, counts,
-                          self.study.repo_root, self.now or utc_now(), generator())
+                          self.study.repo_root, self.now or utc_now(), self.mark)
 
     # -- full -----------------------------------------------------------------------------------
     def _full(self, index: _Index | None, only_if_changed: bool) -> ViewsResult:
@@ -448,7 +449,7 @@ class _Job:
                 and self._views_unchanged(index):
             return ViewsResult(False, source=records)
         _warn_damaged(self.records_dir, {n: d[2] for n, d in damaged.items()})
-        head = lv.line_head(generator())
+        head = lv.line_head(self.mark)
         parts = [lv.fragments(rec, self.root, head) for rec in records]
         build = _Builder([])
         for (name, got), part in zip(usable, parts):
@@ -511,7 +512,7 @@ class _Job:
         touch: dict[int, tuple[int, int, int]] = {}
         insert: dict[int, list[tuple[str, _Read, lv.Fragments]]] = {}
         parsed: dict[str, dict] = {}
-        head = lv.line_head(generator())
+        head = lv.line_head(self.mark)
         for name in sorted(dirty, key=_order):
             got = _read(self.records_dir, name)
             i = position.get(name)
