@@ -286,11 +286,16 @@ class _Index:
             cols = _columns()
             for name, blob in zip((*_INTS, "ino"), blobs[1:-1]):
                 cols[name].frombytes(blob)
+            views = head["views"]
             if len(names) != n or any(len(c) != n for c in cols.values()) or \
                     len(blobs[-1]) != _DIGEST * n or \
-                    any(not 0 <= k < len(kinds) for k in set(cols["kind"])):
+                    any(not 0 <= k < len(kinds) for k in set(cols["kind"])) or \
+                    not all(isinstance(k, str) for k in kinds) or \
+                    not isinstance(head["stamp"], str) or not isinstance(head["key"], dict) or \
+                    set(views) != set(lv.VIEW_NAMES) or not all(_view_entry(v)
+                                                               for v in views.values()):
                 return None
-            return cls(head["key"], head["stamp"], head["views"], list(kinds), names, cols,
+            return cls(head["key"], head["stamp"], views, list(kinds), names, cols,
                        blobs[-1], {k: ((v[0], v[1], v[2]), bytes.fromhex(v[3]), v[4])
                                    for k, v in head["damaged"].items()})
         except (OSError, ValueError, KeyError, TypeError, IndexError, OverflowError):
@@ -348,6 +353,13 @@ class _Builder:
                       self.names, self.cols, digests, damaged)
 
 
+def _view_entry(value: Any) -> bool:
+    """[size, mtime_ns, ino, edges, first fragment at], as :func:`_views` writes it."""
+    return isinstance(value, list) and len(value) == 5 and isinstance(value[3], str) and \
+        all(isinstance(v, int) and not isinstance(v, bool) for i, v in enumerate(value)
+            if i != 3)
+
+
 def _stamp(names: list[str], digests: bytes,
            damaged: dict[str, tuple[Any, bytes, str]]) -> str:
     """What the views are made of, by content: every usable record file (view order) and
@@ -368,7 +380,10 @@ def _renderer() -> str:
 
     h = hashlib.blake2b(orjson.__version__.encode(), digest_size=16)
     for module in (lv, records):
-        h.update(Path(str(module.__file__)).read_bytes())
+        try:
+            h.update(Path(str(module.__file__)).read_bytes())
+        except OSError:   # no source to read (a frozen install): the version must do
+            h.update(str(getattr(module, "__spec__", module)).encode())
     return h.hexdigest()
 
 
@@ -476,9 +491,7 @@ class _Job:
         fds: dict[str, int] = {}
         try:
             for name in lv.VIEW_NAMES:
-                want = index.views.get(name)
-                if not isinstance(want, list) or len(want) != 5:
-                    return None
+                want = index.views[name]
                 try:
                     fds[name] = fd = os.open(self.generated / name, _READ)
                 except OSError:
