@@ -13,9 +13,11 @@
 #           [--config-path $SILISOCS_RUNNER_CONFIG_PATH] ARGS...
 # SILISOCS_ENV_FILE, when set, is sourced first (export K=<quoted> lines).
 # Hooks: SILISOCS_HPC_SETUP_COMMAND, SILISOCS_HPC_SERVER_COMMAND,
-# SILISOCS_HPC_SERVER_READY_URL, SILISOCS_HPC_SERVER_TIMEOUT_SECONDS — same meaning as in
-# study-array-template.sh (server in its own process group, stopped as a group at exit;
-# ready = HTTP 200-499).
+# SILISOCS_HPC_SERVER_READY_URL, SILISOCS_HPC_SERVER_TIMEOUT_SECONDS — run by
+# slurm_scripts/hooks.sh, the same code as for study-array-template.sh (server in its own
+# process group, stopped as a group at exit; ready = HTTP 200-499). hooks.sh is
+# $SILISOCS_HOOKS_SH, else the one beside this script, else
+# $SLURM_SUBMIT_DIR/slurm_scripts/hooks.sh; none found = exit 2.
 #
 #SBATCH --job-name=silisocs-runner
 #SBATCH --cpus-per-task=1
@@ -32,65 +34,29 @@ if [[ -z ${SILISOCS_RUNNER_MODULE:-} ]]; then
 fi
 PYTHON=${SILISOCS_RUNNER_PYTHON:-python3}
 
-# ---- hooks (same in study-array-template.sh) ---------------------------------------------
-SERVER_PID=
-# shellcheck disable=SC2317  # reached through the EXIT trap
-stop_server() {
-    [[ -n $SERVER_PID ]] || return 0
-    local grace=${SILISOCS_HPC_SERVER_STOP_GRACE:-10} i
-    echo "stopping server process group $SERVER_PID" >&2
-    if kill -TERM -- "-$SERVER_PID" 2>/dev/null; then
-        for ((i = 0; i < grace * 10; i++)); do
-            kill -0 -- "-$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
+# ---- hooks: slurm_scripts/hooks.sh — SILISOCS_HOOKS_SH when set (environment or
+# SILISOCS_ENV_FILE), else beside this script (run with bash, outside Slurm), else
+# $SLURM_SUBMIT_DIR/slurm_scripts/hooks.sh (under sbatch, Slurm runs a spooled copy of this
+# script: submit from the repo root). Sourcing it sets SERVER_PID= and the EXIT/TERM/INT
+# traps (the server's group is stopped at exit) and defines run_hooks.
+if [[ -n ${SILISOCS_HOOKS_SH:-} ]]; then
+    HOOKS_SH=$SILISOCS_HOOKS_SH
+    TRIED=$HOOKS_SH
+else
+    HOOKS_SH=$(dirname -- "${BASH_SOURCE[0]}")/hooks.sh
+    TRIED=$HOOKS_SH
+    if [[ ! -f $HOOKS_SH && -n ${SLURM_SUBMIT_DIR:-} ]]; then
+        HOOKS_SH=$SLURM_SUBMIT_DIR/slurm_scripts/hooks.sh
+        TRIED="$TRIED, $HOOKS_SH"
     fi
-    echo "server process group $SERVER_PID stopped" >&2
-    SERVER_PID=
-}
-trap stop_server EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-
-http_ready() {
-    local code
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null) || code=000
-    [[ $code =~ ^[0-9]{3}$ ]] && ((10#$code >= 200 && 10#$code < 500))
-}
-
-run_hooks() {
-    if [[ -n ${SILISOCS_HPC_SETUP_COMMAND:-} ]]; then
-        echo "setup: $SILISOCS_HPC_SETUP_COMMAND" >&2
-        bash -c "$SILISOCS_HPC_SETUP_COMMAND" || {
-            echo "setup command failed (exit $?)" >&2
-            return 1
-        }
-    fi
-    [[ -n ${SILISOCS_HPC_SERVER_COMMAND:-} ]] || return 0
-    echo "server: $SILISOCS_HPC_SERVER_COMMAND" >&2
-    setsid bash -c "$SILISOCS_HPC_SERVER_COMMAND" </dev/null &
-    SERVER_PID=$!
-    local url=${SILISOCS_HPC_SERVER_READY_URL:-}
-    [[ -n $url ]] || return 0
-    command -v curl >/dev/null || { echo "curl not found (needed for the ready URL)" >&2; return 1; }
-    local timeout=${SILISOCS_HPC_SERVER_TIMEOUT_SECONDS:-600}
-    timeout=${timeout%%.*}
-    local start=$SECONDS
-    until http_ready "$url"; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "server command exited before $url was ready" >&2
-            return 1
-        fi
-        if ((SECONDS - start >= ${timeout:-600})); then
-            echo "server not ready at $url after ${timeout}s" >&2
-            return 1
-        fi
-        sleep 1
-    done
-    echo "server ready: $url" >&2
-}
-# -------------------------------------------------------------------------------------------
+fi
+if [[ ! -f $HOOKS_SH ]]; then
+    echo "runner-template: hooks.sh not found (tried $TRIED); set SILISOCS_HOOKS_SH to" \
+        "the path of slurm_scripts/hooks.sh" >&2
+    exit 2
+fi
+# shellcheck source=/dev/null
+source "$HOOKS_SH"
 
 cd "${SILISOCS_REPO_ROOT:-${SLURM_SUBMIT_DIR:-.}}"
 run_hooks

@@ -14,7 +14,9 @@
 # that the submission wrote as SUBMISSION_DIR/tasks/INDEX.argv (NUL-separated) runs that
 # command instead: the app itself in Hydra single-run mode with the study callback.
 #
-# Hooks (from env.sh or the environment):
+# Hooks (from env.sh or the environment), run by slurm_scripts/hooks.sh, which env.sh names
+# as SILISOCS_HOOKS_SH (a copy of this template elsewhere still uses the repo's hooks.sh,
+# or the hooks.sh beside it):
 #   SILISOCS_HPC_SETUP_COMMAND            bash -c before anything else; must exit 0
 #   SILISOCS_HPC_SERVER_COMMAND           bash -c in its own process group (setsid); the
 #                                         whole group gets SIGTERM, then SIGKILL after
@@ -51,65 +53,17 @@ if ((INDEX >= N_TASKS)); then
 fi
 PYTHON=${SILISOCS_RUNNER_PYTHON:-python3}
 
-# ---- hooks (same in runner-template.sh) --------------------------------------------------
-SERVER_PID=
-# shellcheck disable=SC2317  # reached through the EXIT trap
-stop_server() {
-    [[ -n $SERVER_PID ]] || return 0
-    local grace=${SILISOCS_HPC_SERVER_STOP_GRACE:-10} i
-    echo "stopping server process group $SERVER_PID" >&2
-    if kill -TERM -- "-$SERVER_PID" 2>/dev/null; then
-        for ((i = 0; i < grace * 10; i++)); do
-            kill -0 -- "-$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL -- "-$SERVER_PID" 2>/dev/null || true
-    fi
-    echo "server process group $SERVER_PID stopped" >&2
-    SERVER_PID=
-}
-trap stop_server EXIT
-trap 'exit 143' TERM
-trap 'exit 130' INT
-
-http_ready() {
-    local code
-    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "$1" 2>/dev/null) || code=000
-    [[ $code =~ ^[0-9]{3}$ ]] && ((10#$code >= 200 && 10#$code < 500))
-}
-
-run_hooks() {
-    if [[ -n ${SILISOCS_HPC_SETUP_COMMAND:-} ]]; then
-        echo "setup: $SILISOCS_HPC_SETUP_COMMAND" >&2
-        bash -c "$SILISOCS_HPC_SETUP_COMMAND" || {
-            echo "setup command failed (exit $?)" >&2
-            return 1
-        }
-    fi
-    [[ -n ${SILISOCS_HPC_SERVER_COMMAND:-} ]] || return 0
-    echo "server: $SILISOCS_HPC_SERVER_COMMAND" >&2
-    setsid bash -c "$SILISOCS_HPC_SERVER_COMMAND" </dev/null &
-    SERVER_PID=$!
-    local url=${SILISOCS_HPC_SERVER_READY_URL:-}
-    [[ -n $url ]] || return 0
-    command -v curl >/dev/null || { echo "curl not found (needed for the ready URL)" >&2; return 1; }
-    local timeout=${SILISOCS_HPC_SERVER_TIMEOUT_SECONDS:-600}
-    timeout=${timeout%%.*}
-    local start=$SECONDS
-    until http_ready "$url"; do
-        if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-            echo "server command exited before $url was ready" >&2
-            return 1
-        fi
-        if ((SECONDS - start >= ${timeout:-600})); then
-            echo "server not ready at $url after ${timeout}s" >&2
-            return 1
-        fi
-        sleep 1
-    done
-    echo "server ready: $url" >&2
-}
-# -------------------------------------------------------------------------------------------
+# ---- hooks: slurm_scripts/hooks.sh, named by env.sh (Slurm runs a spooled copy of this
+# script, so its own path cannot point there). Sourcing it sets SERVER_PID= and the
+# EXIT/TERM/INT traps (the server's group is stopped at exit) and defines run_hooks.
+HOOKS_SH=${SILISOCS_HOOKS_SH:-}
+if [[ -z $HOOKS_SH || ! -f $HOOKS_SH ]]; then
+    echo "study-array-template: hooks.sh not found (SILISOCS_HOOKS_SH=${HOOKS_SH:-<unset>}" \
+        "from $SUBMISSION_DIR/env.sh; submit again with slurm-array to write it)" >&2
+    exit 2
+fi
+# shellcheck source=/dev/null
+source "$HOOKS_SH"
 
 cd "${SILISOCS_REPO_ROOT:-.}"
 run_hooks

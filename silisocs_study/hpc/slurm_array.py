@@ -104,6 +104,10 @@ def cmd_slurm_array(args: argparse.Namespace) -> int:
             "SILISOCS_SUBMISSION_DIR": str(folder), "SILISOCS_REPO_ROOT": str(study.repo_root),
             "SILISOCS_RUNNER_PYTHON": runner_python, "SILISOCS_N_TASKS": str(len(tasks)),
             "SILISOCS_STUDY_FILE": study_ref(study), "SILISOCS_ARRAY_MODE": args.array_mode,
+            # the template sources this (not found through its own path: Slurm spools it)
+            "SILISOCS_HOOKS_SH": str((base.parent / "hooks.sh").resolve()
+                                     if (base.parent / "hooks.sh").is_file()
+                                     else DEFAULT_TEMPLATE.with_name("hooks.sh")),
             **hooks.env()})
         commands = _sbatch_commands(folder, base, len(tasks), args.max_concurrent, resources,
                                     runner_python)
