@@ -464,15 +464,12 @@ class _Job:
                 and self._views_unchanged(index):
             return ViewsResult(False, source=records)
         _warn_damaged(self.records_dir, {n: d[2] for n, d in damaged.items()})
-        head = lv.line_head(self.mark)
-        parts = [lv.fragments(rec, self.root, head) for rec in records]
+        parts, frames, written = lv.write_all(self.generated, records, study_meta(self.study),
+                                              self.study.raw, self.study.repo_root, self.now,
+                                              self.mark)
         build = _Builder([])
         for (name, got), part in zip(usable, parts):
             build.append(name, got.sig, got.digest, part.key, map(len, part[:3]))
-        frames = self._layouts(build.counts())
-        written = {layout.name: lv.write_view(self.generated / layout.name, layout,
-                                              [p.piece(layout.column) for p in parts])
-                   for layout in frames}
         build.index(self.key, damaged, _views(written, frames)).save(self.index_path)
         return ViewsResult(True, source=records)
 

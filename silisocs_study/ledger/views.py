@@ -160,7 +160,8 @@ def layouts(generated: Path, study_meta: dict, raw_study: dict | None, counts: d
 
 def _list_layout(name: str, empty_doc: bytes) -> Layout:
     """A JSON document whose last key is ``"records": []``, opened up for fragments."""
-    assert empty_doc.endswith(b"[]\n}"), name
+    if not empty_doc.endswith(b"[]\n}"):   # orjson's indented layout, relied on below
+        raise ValueError(f"{name}: unexpected JSON layout {empty_doc[-20:]!r}")
     return Layout(name, 0, empty_doc[:-3], b"\n", b",\n", b"\n  ]\n}\n", b"]\n}\n")
 
 
@@ -315,12 +316,13 @@ def edges_of(fd: int, size: int) -> str:
 # -- the whole set, from records -----------------------------------------------------------------
 
 def write_all(generated: Path, records: list[dict], study_meta: dict,
-              raw_study: dict | None, repo_root: Path | None, now: str | None = None
+              raw_study: dict | None, repo_root: Path | None, now: str | None = None,
+              mark: str | None = None
               ) -> tuple[list[Fragments], tuple[Layout, ...], dict[str, Written]]:
     """Render every record (sorted, stale-flagged) and write the four views. Returns the
     fragments, the layouts and what each file is now (for the fragment index)."""
     now = now or utc_now()
-    mark = generator()
+    mark = mark or generator()
     root = str(repo_root) if repo_root is not None else None
     head = line_head(mark)
     parts = [fragments(r, root, head) for r in records]
