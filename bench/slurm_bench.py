@@ -118,8 +118,8 @@ def orchestrated(work: Path, n: int, per_task: int, env: dict, timeout: float) -
 
 
 def raw(work: Path, n: int, env: dict, timeout: float) -> dict:
-    from silisocs_study.plan import argv_from_plan_row, build_plan, load_plan_json, \
-        write_plan_json
+    from silisocs_study.plan import build_plan
+    from silisocs_study.planfile import argv_from_plan_row, load_plan_json, write_plan_json
     from silisocs_study.spec import load_study
 
     study = write_study(work / f"raw_{time.time_ns()}", n)

@@ -5,8 +5,7 @@
 so ``import silisocs_study`` stays light.
 """
 __version__ = "0.1.0"
-# the console script; silisocs' own study runner owns "silisocs-study", so ours has its own name
-COMMAND = "silisocs-sweep"
+from .constants import COMMAND as COMMAND  # noqa: E402 - the console script's name
 __all__ = ["run", "load", "re_evaluate", "__version__"]
 
 

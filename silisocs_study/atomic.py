@@ -24,7 +24,8 @@ LINK_HINT = ("silisocs-study never writes through a link inside the study: repla
              "with a regular file or folder (or remove it)")
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process umask (reading it means setting it: set back at once)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -70,8 +71,8 @@ def refuse_links(target: Path | str, below: Path | str | None, what: str, *,
             rel = None
         if rel is not None:
             cur = Path(below)
-            for part in rel.parts[:-1]:
-                cur = cur / part
+            for name in rel.parts[:-1]:
+                cur = cur / name
                 parts.append(cur)
     if final:
         parts.append(target)
@@ -120,7 +121,7 @@ def atomic_write_bytes(target: Path | str, data: bytes, *, mode: int | None = No
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp creates 0600; give the file the mode a plain open() would (umask applies)
-        os.chmod(tmp, mode if mode is not None else 0o666 & ~_umask())
+        os.chmod(tmp, mode if mode is not None else 0o666 & ~current_umask())
         note_replaced_link(target, what)
         os.replace(tmp, target)
     except BaseException as exc:

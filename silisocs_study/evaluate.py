@@ -6,7 +6,6 @@ An evaluator never fails its run: each outcome is an entry on the run's record
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import time
 import traceback
@@ -54,6 +53,7 @@ def _values(job: dict, run_dir: Path, output: Path) -> dict[str, Any]:
 def _builtin(spec: EvaluatorSpec, job: dict, run_dir: Path, output: Path) -> dict:
     from .evaluators.registry import run_builtin
 
+    assert spec.builtin is not None   # only called for an in-process (builtin) evaluator
     values = _values(job, run_dir, output)
     args = [templates.render(a, values) for a in spec.static_args]
     entry = {"id": spec.id, "status": "success", "path": str(output), "preset": spec.preset,
@@ -79,7 +79,8 @@ def command_argv(spec: EvaluatorSpec, job: dict, run_dir: Path, output: Path) ->
         if spec.input_mode == "explicit_paths":
             flags = dict(spec.explicit_args)
             for key, name in _EXPLICIT_FILES.items():
-                path = _latest_checkpoint(run_dir) if key == "checkpoint" else run_dir / name
+                # checkpoint (name None): the latest one
+                path = _latest_checkpoint(run_dir) if name is None else run_dir / name
                 if path is not None and path.exists():
                     argv += [flags[key], str(path)]
             if spec.include_run_dir_in_explicit:
@@ -134,13 +135,13 @@ def _command(spec: EvaluatorSpec, job: dict, run_dir: Path, output: Path) -> dic
 def run_logged(argv: list[str], *, cwd: str | Path, log_path: Path, timeout: float | None,
                env: dict | None = None, done: str | Path | None = None) -> tuple[int, bool]:
     """Run argv in its own process group with output to ``log_path``, through the guard
-    (:mod:`silisocs_study.launch.guard`): it dies with this process, however this process
+    (:mod:`silisocs_study.procs`): it dies with this process, however this process
     dies, and takes argv's whole process group with it.
 
     On timeout the whole group gets SIGTERM, then SIGKILL after a grace period, so that
     grandchildren (shell wrappers, ``uv run``) die too. Returns (exit code, timed_out).
     """
-    from .launch.guard import guarded
+    from .procs import guarded, kill_group
 
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
@@ -161,23 +162,6 @@ def run_logged(argv: list[str], *, cwd: str | Path, log_path: Path, timeout: flo
         except BaseException:
             kill_group(proc)
             raise
-
-
-def kill_group(proc: subprocess.Popen, grace: float = 5.0) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=grace)
-            try:  # the leader is gone; make sure the rest of the group is too
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def tail(path: Path, lines: int = 40) -> list[str]:

@@ -1,4 +1,4 @@
-"""Expansion of a Study into Runs, filters, fingerprints and plan.json.
+"""Expansion of a Study into Runs, filters and fingerprints (plan.json: :mod:`.planfile`).
 
 This is the only planner: the CLI, the Hydra sweeper and the Slurm verbs all call
 :func:`build_plan`. It must stay fast (50,000 runs in well under a second), so per-run work
@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 from . import overrides as ov
@@ -120,7 +119,7 @@ class Plan:
                 out.setdefault(app_key(run), []).append(run)
         return out
 
-    def set_app_facts(self, facts: dict[tuple[str, str | None], AppFacts]) -> None:
+    def set_app_facts(self, facts: dict[tuple[str, str | None], AppFacts | None]) -> None:
         """Attach what each app's composed config says (output key, checkpoint) to its runs."""
         for run in self.runs:
             if run.reuse is None:
@@ -139,7 +138,7 @@ def build_plan(study: Study, filters: Filters | None = None, *, python: str | No
     total = len(runs)
     if filters:
         _check_filters(runs, filters)
-        runs = [r for r in runs if _keep(r, filters)]
+        runs = [r for r in runs if keeps(r, filters)]
     return Plan(study=study, runs=runs, total=total, filters=filters)
 
 
@@ -174,7 +173,7 @@ def check_run_count(study: Study) -> None:
     raise StudyError(message, file=study.display_file)
 
 
-def _keep(run: Run, f: Filters) -> bool:
+def keeps(run: Run, f: Filters) -> bool:
     g = run.group
     return ((not f.run_ids or run.run_id in f.run_ids)
             and (not f.hypotheses or g.hypothesis in f.hypotheses)
@@ -184,7 +183,7 @@ def _keep(run: Run, f: Filters) -> bool:
 
 
 def _check_filters(runs: list[Run], f: Filters) -> None:
-    known = {
+    known: dict[str, tuple[set[Any], frozenset[Any]]] = {
         "--only-hypothesis": ({r.group.hypothesis for r in runs}, f.hypotheses),
         "--only-condition": ({r.group.condition for r in runs}, f.conditions),
         "--only-sub-experiment": ({r.group.sub_experiment for r in runs}, f.sub_experiments),
@@ -212,9 +211,9 @@ def _expand(study: Study, group: Group, start: int) -> list[Run]:
     clean = _is_clean(out_template, group)
     per_run_cfg = group.config_path is not None and "{" in group.config_path
     static_cfg = None if per_run_cfg or group.config_path is None else \
-        _absolute(root, group.config_path, study=study, group=group, what="config_path")
+        absolute_path(root, group.config_path, study=study, group=group, what="config_path")
     wd_template = group.working_directory
-    static_wd = _absolute(root, wd_template, study=study, group=group,
+    static_wd = absolute_path(root, wd_template, study=study, group=group,
                           what="working_directory") \
         if wd_template and "{" not in wd_template else (root if wd_template is None else None)
     shared = _fingerprint_prefix(group)
@@ -237,15 +236,22 @@ def _expand(study: Study, group: Group, start: int) -> list[Run]:
             values["run_id"] = run_id
             run_name = _render(study, group, "run_name_template", group.run_name_template, values)
         rendered = _render(study, group, "output_root_override", out_template, values)
-        output_dir = _absolute(root, rendered, check=not clean, study=study, group=group,
+        output_dir = absolute_path(root, rendered, check=not clean, study=study, group=group,
                                what="output_root_override")
-        cfg_rendered = _render(study, group, "config_path", group.config_path, values) \
-            if per_run_cfg else group.config_path
-        config_path = _absolute(root, cfg_rendered, study=study, group=group,
-                                what="config_path") if per_run_cfg else static_cfg
-        workdir = static_wd if static_wd is not None else _absolute(
-            root, _render(study, group, "working_directory", wd_template, values),
-            study=study, group=group, what="working_directory")
+        cfg_rendered = group.config_path
+        config_path = static_cfg
+        if per_run_cfg:
+            assert group.config_path is not None   # per_run_cfg: a template holding '{'
+            cfg_rendered = _render(study, group, "config_path", group.config_path, values)
+            config_path = absolute_path(root, cfg_rendered, study=study, group=group,
+                                        what="config_path")
+        if static_wd is not None:
+            workdir = static_wd
+        else:
+            assert wd_template is not None   # no static folder: the folder is a template
+            workdir = absolute_path(
+                root, _render(study, group, "working_directory", wd_template, values),
+                study=study, group=group, what="working_directory")
         command = None
         if group.command is not None:   # {run_dir}: the folder the run writes into
             values["run_dir"] = output_dir
@@ -318,7 +324,7 @@ def _is_clean(template: str, group: Group) -> bool:
     return os.path.normpath(dummy) == dummy.rstrip("/") and not dummy.startswith("..")
 
 
-def _absolute(root: str, value: str, *, check: bool = True, study: Study | None = None,
+def absolute_path(root: str, value: str, *, check: bool = True, study: Study | None = None,
               group: Group | None = None, what: str = "") -> str:
     if value.startswith("~"):
         value = os.path.expanduser(value)
@@ -400,7 +406,7 @@ def _check_unique(study: Study, runs: list[Run]) -> None:
 def job_overrides(run: Run) -> list[str]:
     """The Hydra overrides that make ``run`` (runner mode): study overrides + injections."""
     group = run.group
-    return _job_overrides(group.override_args, group.axis_keys, group.inject, run.axes,
+    return overrides_from(group.override_args, group.axis_keys, group.inject, run.axes,
                           run.seed, run.scenario, run.run_name, group.study_name,
                           run.output_dir, group.checkpoint_default, run.app)
 
@@ -414,7 +420,7 @@ def output_key(inject: dict, app: AppFacts | None) -> str | None:
     return app.output_key if app is not None else AppFacts().output_key
 
 
-def _job_overrides(override_args, axis_keys, inject, axes, seed, scenario, run_name,
+def overrides_from(override_args, axis_keys, inject, axes, seed, scenario, run_name,
                    study_name, output_dir, checkpoint_default=None, app=None) -> list[str]:
     """Shared by :func:`job_overrides` and :func:`argv_from_plan_row` so they can't drift.
 
@@ -452,165 +458,3 @@ def argv(run: Run, python: str) -> list[str]:
     if run.config_path:
         cmd += ["--config-path", run.config_path]
     return cmd + job_overrides(run)
-
-
-def argv_from_plan_row(doc: dict[str, Any], row: dict[str, Any],
-                       python: str | None = None) -> list[str]:
-    """:func:`argv` rebuilt from plan.json alone: its head (``python``, ``study``, ``groups``)
-    and one row of ``runs``. ``python`` defaults to the interpreter recorded in the plan."""
-    if "reuse" in row:
-        return []
-    python = python or doc["python"]
-    if "command" in row:
-        return [tok.replace("{python}", python) for tok in row["command"]]
-    root = doc["study"]["repo_root"]
-    group = doc["groups"][row["group"]]
-    cmd = [python, "-m", group["runner_module"] or ""]
-    if "config_path" in row:
-        config_path = _from_row(row["config_path"], root)
-    elif group["config_path"] is not None:
-        config_path = _absolute(root, group["config_path"])
-    else:
-        config_path = None
-    if config_path:
-        cmd += ["--config-path", config_path]
-    app = AppFacts.from_json((doc.get("apps") or {}).get(
-        app_key_text(group["runner_module"] or "", config_path)))
-    return cmd + _job_overrides(group["override_args"], group["axis_keys"], group["inject"],
-                                row.get("axes"), row["seed"], row["scenario"], row["run_name"],
-                                doc["study"]["name"], _from_row(row["output_dir"], root),
-                                group.get("checkpoint_default"), app)
-
-
-def app_key_text(module: str, config_path: str | None) -> str:
-    """``app_key`` as a JSON object key (plan.json ``apps``)."""
-    return f"{module}\t{config_path or ''}"
-
-
-def cwd_from_plan_row(doc: dict[str, Any], row: dict[str, Any]) -> str:
-    """The directory a run's command runs in, from plan.json alone."""
-    root = doc["study"]["repo_root"]
-    if "working_directory" in row:
-        return _from_row(row["working_directory"], root)
-    wd = doc["groups"][row["group"]]["working_directory"]
-    return root if wd is None or "reuse" in row else _absolute(root, wd)
-
-
-def _from_row(path: str, root: str) -> str:
-    """Inverse of :func:`_relative`."""
-    if path == ".":
-        return root
-    return path if path.startswith("/") else f"{root}/{path}"
-
-
-# -- plan.json ----------------------------------------------------------------------------------
-
-def plan_document_head(plan: Plan, python: str) -> dict[str, Any]:
-    from .ledger.records import generator
-
-    study = plan.study
-    return {
-        "generator": generator(),   # marks the file as ours (ledger.adopt)
-        "schema_version": PLAN_SCHEMA_VERSION,
-        "kind": study.kind,
-        "study": {"name": study.name, "study_id": study.study_id, "file": str(study.file),
-                  "workspace": str(study.workspace), "repo_root": str(study.repo_root)},
-        "python": python,
-        "total_runs": plan.total,
-        "selected_runs": len(plan.runs),
-        "filters": plan.filters.to_json(),
-        "groups": {g.key: g.to_json() for g in plan.groups()},
-        # what each app's composed config said (output key, checkpoint); absent: not checked
-        "apps": {app_key_text(*app_key(runs[0])): runs[0].app.to_json()
-                 for runs in plan.apps().values() if runs[0].app is not None},
-    }
-
-
-def run_row(run: Run, root: str) -> dict[str, Any]:
-    """A plan row: what varies per run (paths relative to the repo root when inside it)."""
-    row: dict[str, Any] = {"run_id": run.run_id, "group": run.group.key,
-                           "scenario": run.scenario, "seed": run.seed,
-                           "run_name": run.run_name,
-                           "output_dir": _relative(run.output_dir, root),
-                           "fingerprint": run.fingerprint}
-    if run.axes is not None:
-        row["axes"] = run.axes
-    if run.config_path is not None and "{" in (run.group.config_path or ""):
-        row["config_path"] = _relative(run.config_path, root)
-    if run.group.working_directory and "{" in run.group.working_directory:
-        row["working_directory"] = _relative(run.working_directory, root)
-    if run.command is not None:
-        row["command"] = list(run.command)
-    if run.reuse is not None:
-        row["reuse"] = {"source": run.reuse.source, "eval": run.reuse.eval}
-    return row
-
-
-def _relative(path: str, root: str) -> str:
-    if path == root:
-        return "."
-    if path.startswith(root + "/"):
-        return path[len(root) + 1:]
-    return path
-
-
-def peer_plan_row(run: Run, study_id: str, root: str) -> dict[str, Any]:
-    """A row of the silisocs runner's plan.json (``load_study(...).plan["plan"]``). Its
-    per-run ``overrides`` and ``command`` are left out: ``groups`` holds one copy per
-    condition, and each run's exact argv is in its record."""
-    g = run.group
-    return {"run_id": run.run_id, "study_id": study_id, "hypothesis": g.hypothesis,
-            "condition": g.condition, "sub_experiment": g.sub_experiment,
-            "scenario": run.scenario, "seed": run.seed, "run_name": run.run_name,
-            "planned_output_rootname": _relative(run.output_dir, root),
-            "working_directory": _relative(run.working_directory, root)
-            if g.working_directory else None,
-            "mode": g.mode, "reused_source": run.reuse.source if run.reuse else None,
-            "re_evaluate": g.re_evaluate, "evaluators": [e.id for e in g.evaluators],
-            "group": g.key}
-
-
-def write_plan_json(plan: Plan, target: Path, python: str) -> None:
-    """Write plan.json atomically: a head object, then one compact row per line.
-
-    The study's own ``generated/plan.json`` (the one silisocs' ``load_study`` reads) also
-    gets the silisocs runner's ``plan`` rows, before ``runs``; Slurm submission plans don't
-    (their tasks parse the head)."""
-    from .atomic import atomic_write_bytes
-
-    try:
-        import orjson
-
-        dumps = orjson.dumps
-    except ImportError:  # pragma: no cover
-        def dumps(obj):
-            return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode()
-    root = str(plan.study.repo_root)
-    head = json.dumps(plan_document_head(plan, python), indent=2, ensure_ascii=False)
-    buf = bytearray(head[:-2].encode())
-    study = plan.study
-    if study.kind == "study" and \
-            os.path.abspath(target) == os.path.abspath(study.generated / "plan.json"):
-        buf += b',\n  "plan": [\n'
-        for i, run in enumerate(plan.runs):
-            if i:
-                buf += b",\n"
-            buf += dumps(peer_plan_row(run, study.study_id, root))
-        buf += b"\n  ]"
-    buf += b',\n  "runs": [\n'
-    # one row per line; each row's bytes are freed at once, so memory stays flat
-    for i, run in enumerate(plan.runs):
-        if i:
-            buf += b",\n"
-        buf += dumps(run_row(run, root))
-    buf += b"\n  ]\n}\n"
-    atomic_write_bytes(target, bytes(buf))
-
-
-def load_plan_json(path: Path) -> dict[str, Any]:
-    try:
-        import orjson
-
-        return orjson.loads(path.read_bytes())
-    except ImportError:  # pragma: no cover
-        return json.loads(path.read_text())

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from silisocs_study.cli import main
-from silisocs_study.plan import argv, argv_from_plan_row, build_plan
+from silisocs_study.plan import argv, build_plan
+from silisocs_study.planfile import argv_from_plan_row
 from silisocs_study.spec import load_study
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,9 +10,9 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from silisocs_study.errors import StudyError
-from silisocs_study.plan import (Filters, argv, argv_from_plan_row, build_plan,
-                                 cwd_from_plan_row, job_overrides, load_plan_json,
-                                 write_plan_json)
+from silisocs_study.plan import Filters, argv, build_plan, job_overrides
+from silisocs_study.planfile import (argv_from_plan_row, cwd_from_plan_row, load_plan_json,
+                                     write_plan_json)
 from silisocs_study.spec import load_study
 
 PY = "/opt/py/bin/python"

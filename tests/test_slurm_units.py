@@ -22,12 +22,12 @@ from silisocs_study.hpc import reconcile as rc
 from silisocs_study.hpc import slurm
 from silisocs_study.hpc.groups import make_tasks
 from silisocs_study.hpc.hooks import HookError, Hooks, is_ready, run_with_hooks
-from silisocs_study.hpc.planfile import plan_from_json, read_rows, row_ranges
+from silisocs_study.planfile import plan_from_json, read_rows, row_ranges, write_plan_json
 from silisocs_study.hpc.submission import append_submission, env_lines, read_submissions
 from silisocs_study.jobs import job_document
 from silisocs_study.ledger import Ledger
 from silisocs_study.ledger.records import utc_now
-from silisocs_study.plan import Filters, build_plan, write_plan_json
+from silisocs_study.plan import Filters, build_plan
 from silisocs_study.spec import load_study
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,6 @@ from collections import Counter
 from collections.abc import Iterable
 from fractions import Fraction
 from itertools import repeat
-from pathlib import Path
 
 from .payload import weighted_median
 
@@ -193,12 +192,13 @@ def summary_stats(values: dict[float, int]) -> dict[str, object]:
         ss_n2 = sum(c * (n * v - total) ** 2 for v, c in ints)
         stdev = _sqrt(Fraction(ss_n2, n * n * (n - 1))) if n > 1 else 0.0
     else:
-        exact_sum = sum(Fraction(v) * c for v, c in items)
+        exact_sum = sum((Fraction(v) * c for v, c in items), Fraction(0))
         mean = float(exact_sum) / n
         stdev = 0.0
         if n > 1:
             exact_mean = exact_sum / n
-            stdev = _sqrt(sum(c * (Fraction(v) - exact_mean) ** 2 for v, c in items) / (n - 1))
+            stdev = _sqrt(sum((c * (Fraction(v) - exact_mean) ** 2 for v, c in items), Fraction(0))
+                          / (n - 1))
     return {"count": n, "min": items[0][0], "max": items[-1][0], "mean": mean,
             "median": weighted_median(items, n), "stdev": stdev}
 
@@ -220,11 +220,3 @@ def _sqrt(x: Fraction) -> float:
     return root / (1 << shift)  # int / int: one correct rounding
 
 
-def source_file(run_dir: Path, files: list) -> str:
-    """The files read, as absolute paths joined by ``", "`` (``files`` are ``reader.EventFile``s)."""
-    base = Path(run_dir).resolve()
-    out = []
-    for ef in files:
-        rel = Path(ef.relpath)
-        out.append(str(base / rel) if not rel.is_absolute() else str(rel))
-    return ", ".join(out)

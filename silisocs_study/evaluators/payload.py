@@ -10,6 +10,7 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 _NON_SLUG = re.compile(r"[^a-z0-9]+")
 _DIGITS = re.compile(r"(\d+)")
@@ -56,7 +57,7 @@ def episode_sort_key(value: object) -> tuple[int, float, str]:
 
 def first_seen_episode_key(first_seen: list[object]) -> Callable[[object], tuple[int, float, float]]:
     """Sort key: numeric episodes in numeric order, then named ones ("warmup", "main") as first seen."""
-    rank = {}
+    rank: dict[object, int] = {}
     for i, value in enumerate(first_seen):
         rank.setdefault(value, i)
 
@@ -141,14 +142,12 @@ def finite_metrics(metrics: Mapping[str, object]) -> dict[str, float | int]:
     return out
 
 
-def header(summary_type: str, mode: str, run_dir: Path, files: list, stats) -> dict[str, object]:
+def header(summary_type: str, mode: str, run_dir: Path, files: list, stats) -> dict[str, Any]:
     """The fields every payload starts with; ``files`` are ``reader.EventFile``s, ``stats`` a ``ReadStats``.
 
     ``run_dir`` (absolute) and ``source_file`` (absolute paths joined by ", ") read as silisocs
     writes them; ``source_files`` lists the same files relative to the run directory.
     """
-    from .compat import source_file
-
     sources = [f.relpath for f in files]
     return {
         "summary_type": summary_type,
@@ -163,3 +162,13 @@ def header(summary_type: str, mode: str, run_dir: Path, files: list, stats) -> d
         "lines_read": stats.lines,
         "warnings": [],
     }
+
+
+def source_file(run_dir: Path, files: list) -> str:
+    """The files read, as absolute paths joined by ``", "`` (``files`` are ``reader.EventFile``s)."""
+    base = Path(run_dir).resolve()
+    out = []
+    for ef in files:
+        rel = Path(ef.relpath)
+        out.append(str(base / rel) if not rel.is_absolute() else str(rel))
+    return ", ".join(out)

@@ -16,13 +16,14 @@ The same semantics as the bash templates (slurm_scripts/*-template.sh):
 """
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from typing import Sequence
+
+from ..procs import stop_group
 
 READY_POLL_SECONDS = 1.0
 READY_REQUEST_TIMEOUT = 5.0
@@ -113,34 +114,6 @@ def wait_ready(server: subprocess.Popen, url: str, timeout: float) -> None:
         time.sleep(READY_POLL_SECONDS)
 
 
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop_group(proc: subprocess.Popen, grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM the process group of ``proc``; SIGKILL what is left after ``grace`` s."""
-    pgid = proc.pid  # start_new_session: the shell leads its own group
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pgid, sig)
-        except ProcessLookupError:
-            proc.poll()
-            return
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            proc.poll()  # reap the shell so it doesn't linger as a zombie group member
-            if not _group_alive(pgid):
-                return
-            time.sleep(0.1)
-    proc.poll()
-
-
 class _Terminated(BaseException):
     pass
 
@@ -169,7 +142,7 @@ def run_with_hooks(cmd: Sequence[str], *, cwd: str | None, hooks: Hooks,
     finally:
         if server is not None:
             _log(f"stopping server process group {server.pid}")
-            stop_group(server)
+            stop_group(server, STOP_GRACE_SECONDS)
             _log(f"server process group {server.pid} stopped")
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

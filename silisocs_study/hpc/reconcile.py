@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..ledger import Ledger
+from ..status import COMPLETE_VALUES
 from .slurm import LIVE_STATES, SlurmError, job_states
 from .submission import read_submissions
 
-FINAL = ("success", "failed", "timeout", "reused", "skipped_complete", "stale")
 
 
 @dataclass
@@ -84,12 +84,12 @@ def reconcile(study, records: dict[str, dict], *, write: bool = True) -> Reconci
     generated = Path(study.generated)
     subs = read_submissions(generated)
     latest: dict[str, tuple[dict | None, str]] = {}
-    for sub in subs:
-        for run_id, ref in sub["runs"].items():
-            latest[run_id] = (sub, str(ref))
-    for run_id, rec in records.items():  # runs started by a job nobody recorded (manual sbatch)
-        if rec.get("status") == "running" and run_id not in latest:
-            ref = _record_ref(rec)
+    for submission in subs:
+        for run_id, ref in submission["runs"].items():
+            latest[run_id] = (submission, str(ref))
+    for run_id, record in records.items():  # runs started by a job nobody recorded (manual sbatch)
+        if record.get("status") == "running" and run_id not in latest:
+            ref = _record_ref(record)
             if ref:
                 latest[run_id] = (None, str(ref))
     need = {rid: v for rid, v in latest.items() if not _settled(records.get(rid), *v)}
@@ -122,7 +122,7 @@ def reconcile(study, records: dict[str, dict], *, write: bool = True) -> Reconci
                                    "slurm_job_ref": ref, "slurm_state": state,
                                    "submission": sub.get("id") if sub else None}
             continue
-        if not write or (rec is not None and rec.get("status") in ("success", "reused")):
+        if not write or (rec is not None and rec.get("status") in COMPLETE_VALUES):
             continue  # never overwrite a completed run with a job's failure
         job = jobs.get(run_id, sub)
         if job is None:
@@ -194,12 +194,12 @@ class _JobDocs:
 
 def _write_final(job: dict, rec: dict | None, status: str, error: str, ref: str, state: str,
                  sub: dict | None) -> dict:
-    from ..ledger.recorder import _base, record_finish
+    from ..ledger.recorder import base_record, record_finish
 
     if rec is not None and rec.get("status") == "running":
         started = dict(rec)
     else:
-        started = _base(job, uuid.uuid4().hex)
+        started = base_record(job, uuid.uuid4().hex)
         started.update(started_at=None, launcher="slurm")
     array, _, task = ref.partition("_")
     started.setdefault("slurm_job_id", ref)

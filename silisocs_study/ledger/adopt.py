@@ -36,6 +36,7 @@ from typing import Any, Iterable
 from .lockfile import exclusive
 from .records import (GENERATOR_NAME, Ledger, _dumps, _loads, generator, iso_from_peer,
                       utc_now)
+from ..status import COMPLETE_VALUES
 
 PRESERVED_DIR = "preserved_originals"
 MANIFEST = "PRESERVED.json"
@@ -228,19 +229,19 @@ def build_record(generated: Path, src: dict | None, source: str | None, marker: 
 
     ``job`` (our job document of the planned run) gives the identity our records carry;
     without it (a run no longer in the plan) the identity comes from the peer's record."""
-    from .recorder import _base, _effective_config
+    from .recorder import _effective_config, base_record
 
     import orjson
 
-    peer_status = (src or {}).get("status")
+    peer_status: Any = (src or {}).get("status")   # as the peer wrote it (maybe missing)
     use_marker = marker is not None and (src is None or (
-        STATUS_MAP.get(peer_status) not in ("success", "reused") and
+        STATUS_MAP.get(peer_status) not in COMPLETE_VALUES and
         str(marker.get("finished_at") or "") > str(src.get("finished_at") or "")))
     status = "success" if use_marker else STATUS_MAP.get(str(peer_status), "failed")
     digest = hashlib.blake2b(orjson.dumps([source, src, marker], option=orjson.OPT_SORT_KEYS,
                                           default=str), digest_size=8).hexdigest()
     if job is not None:
-        rec = _base(job, f"adopted-{digest}")
+        rec = base_record(job, f"adopted-{digest}")
     else:
         s = src or {}
         rec = {k: s.get(k) for k in ("run_id", "study", "study_id", "hypothesis", "condition",
@@ -258,13 +259,14 @@ def build_record(generated: Path, src: dict | None, source: str | None, marker: 
         run_dir = planned_dir or rec.get("planned_output_dir")
     if run_dir is None and status == "reused" and job is not None and job.get("reuse"):
         run_dir = job["reuse"]["source"]
+    m = marker if marker is not None else {}   # read only when use_marker (so not None)
     rec.update(
         session=None, fingerprint=fingerprint, status=status,
         started_at=iso_from_peer(s.get("started_at") if not use_marker else
-                                 marker.get("finished_at")),
+                                 m.get("finished_at")),
         finished_at=iso_from_peer(s.get("finished_at") if not use_marker else
-                                  marker.get("finished_at")),
-        exit_code=s.get("return_code") if not use_marker else marker.get("return_code"),
+                                  m.get("finished_at")),
+        exit_code=s.get("return_code") if not use_marker else m.get("return_code"),
         error=None, error_tail=[], run_dir=run_dir,
         output_dir=run_dir or rec.get("output_dir"), simulation_output_path=run_dir,
         log_path=s.get("log_path") if not use_marker else None,

@@ -11,7 +11,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..errors import StorageError
 from .lockfile import append_line
@@ -26,7 +26,7 @@ _IDENTITY = ("run_id", "study", "study_id", "hypothesis", "condition", "sub_expe
              "overrides", "previous_attempt_dir")
 
 
-def _base(job: dict, attempt_id: str) -> dict[str, Any]:
+def base_record(job: dict, attempt_id: str) -> dict[str, Any]:
     rec = {k: job.get(k) for k in _IDENTITY}
     rec.update(schema_version=1, execution_mode=job.get("mode"), attempt_id=attempt_id,
                command=job.get("argv"), output_dir=job.get("output_dir"),
@@ -36,7 +36,7 @@ def _base(job: dict, attempt_id: str) -> dict[str, Any]:
 
 def record_start(job: dict, launcher: str | None = None) -> dict:
     attempt_id = uuid.uuid4().hex
-    rec = _base(job, attempt_id)
+    rec = base_record(job, attempt_id)
     rec.update(status="running", started_at=utc_now(), _t0=time.time(), launcher=launcher,
                **process_ids())
     _clear_marker(job)
@@ -53,7 +53,7 @@ def record_finish(job: dict, started: dict | None, *, status: str, error: str | 
     run folder), shown by the sweeper and ``status``."""
     from ..evaluate import run_evaluators
 
-    rec = dict(started) if started else _base(job, uuid.uuid4().hex)
+    rec = dict(started) if started else base_record(job, uuid.uuid4().hex)
     t0 = rec.pop("_t0", None)
     if not started:
         rec.update(started_at=None, launcher=launcher, **process_ids())
@@ -75,7 +75,7 @@ def record_finish(job: dict, started: dict | None, *, status: str, error: str | 
         rec["launcher"] = launcher
     evaluations: list[dict] = []
     if status == "success" and evaluate and job.get("evaluators"):
-        evaluations = run_evaluators(job, run_dir)
+        evaluations = run_evaluators(job, cast(str, run_dir))   # a job names its output_dir
     rec["evaluations"] = evaluations
     rec["eval_paths"] = {e["id"]: e.get("path") for e in evaluations}
     _effective_config(rec, run_dir)
@@ -91,7 +91,7 @@ def record_reuse(job: dict) -> dict:
     when its condition lists evaluators), beside the ``reused_eval`` it was given."""
     from ..evaluate import run_evaluators
 
-    rec = _base(job, uuid.uuid4().hex)
+    rec = base_record(job, uuid.uuid4().hex)
     source = job["reuse"]["source"]
     rec.update(status="reused", started_at=utc_now(), run_dir=source, output_dir=source,
                reused=job["reuse"], command=[], **process_ids())

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..atomic import atomic_write_bytes, make_dirs, refuse_links, storage_failure
+from ..constants import GENERATOR_NAME, generator  # noqa: F401 - re-exported
 from ..errors import StorageError, note_written
 
 RECORD_SCHEMA_VERSION = 1
-FINAL_STATUSES = ("success", "failed", "timeout", "reused")
 _HISTORY_KEYS = ("attempt_id", "session", "status", "started_at", "finished_at", "duration_ms",
                  "exit_code", "error", "fingerprint", "host", "pid")
 MAX_HISTORY = 50
@@ -41,22 +41,11 @@ def utc_now() -> str:
 # it (``started_at_iso``). The conversion lives here, in ``peer_time`` / ``iso_from_peer``.
 
 PEER_TIME_FORMAT = "%Y-%m-%dT%H-%M-%SZ"
-GENERATOR_NAME = "silisocs-study"
 _ISO = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d):(\d\d):(\d\d)(\.\d+)?(Z|[+-]00:?00)$")
 _PEER = re.compile(r"^(\d{4}-\d\d-\d\d)T(\d\d)-(\d\d)-(\d\d)Z$")
 
 
 @lru_cache(maxsize=1)
-def generator() -> str:
-    """The marker our generated files carry (``generator`` key, first in the file)."""
-    from importlib import metadata
-
-    try:
-        return f"{GENERATOR_NAME} {metadata.version(GENERATOR_NAME)}"
-    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return GENERATOR_NAME
-
-
 def peer_time(value: Any) -> Any:
     """Our ISO-8601 UTC timestamp in the silisocs runner's format (1 s resolution).
 
@@ -240,7 +229,8 @@ def _loads(data: bytes) -> Any:
 # FIFO is opened O_NONBLOCK and not read) and never follow a symlink.
 
 DAMAGED_DIR = ".damaged"
-_O_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | \
+#: how record files are opened: never through a planted link, never blocking on a FIFO
+READ_FLAGS = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | \
     getattr(os, "O_CLOEXEC", 0)
 _KIND = ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
          (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISLNK, "a symlink"))
@@ -299,7 +289,7 @@ def read_record_file(path: str) -> tuple[Any, str | None]:
     """(parsed content, None), (None, why it is damaged), or (None, None) when absent.
     Never follows a symlink and never blocks (FIFO, socket, device)."""
     try:
-        fd = os.open(path, _O_READ)
+        fd = os.open(path, READ_FLAGS)
     except FileNotFoundError:
         return None, None
     except OSError as exc:

@@ -1,5 +1,6 @@
-"""``python -m silisocs_study.launch.guard -- CMD ...``: run CMD so that it cannot outlive us.
+"""Process groups: the guard, and stopping a group with everything it started.
 
+``python -m silisocs_study.procs -- CMD ...`` runs CMD so that it cannot outlive us.
 Why: a SIGKILL of the process that started CMD (an orchestrator, a job) leaves CMD running,
 together with everything CMD started (``uv run`` wrappers, app processes, joblib workers), and
 a child in its own process group is out of reach of whoever kills the parent's group. The guard
@@ -8,7 +9,8 @@ is a tiny parent in between. It leads a process group of its own (its caller sta
 starts share one group. It asks the kernel to signal the guard when the guard's parent dies
 (``PR_SET_PDEATHSIG``, even by SIGKILL), and on that signal, on SIGTERM/SIGINT/SIGHUP, and when
 CMD ends, it kills the rest of the group (TERM, a grace period, then KILL). It exits with CMD's
-status. A caller that kills the guard's whole group (a timeout) reaches CMD directly.
+status. A caller that kills the guard's whole group (a timeout) reaches CMD directly
+(:func:`kill_group`); a server started by a Slurm job's hooks is stopped by :func:`stop_group`.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ def guarded(argv: list[str], python: str | None = None, done: str | None = None)
     """``argv`` wrapped by the guard (start it with ``start_new_session=True``). ``done``: a
     run folder where the guard marks the attempt finished the moment CMD exits by itself
     (see :func:`silisocs_study.rundir.write_done`)."""
-    head = [python or sys.executable, "-m", "silisocs_study.launch.guard",
+    head = [python or sys.executable, "-m", "silisocs_study.procs",
             "--parent", str(os.getpid())]
     if done:
         head += ["--done", done]
@@ -46,7 +48,7 @@ def guarded(argv: list[str], python: str | None = None, done: str | None = None)
 
 def group_members(pgid: int) -> list[int]:
     """Live processes of process group ``pgid`` (from /proc), this process excluded."""
-    from ..procstate import live_processes
+    from .procstate import live_processes
 
     me = os.getpid()
     return [pid for pid, _, group in live_processes() if group == pgid and pid != me]
@@ -72,6 +74,54 @@ def kill_members(pgid: int, grace: float = GRACE_SECONDS) -> None:
             time.sleep(0.05)
 
 
+def kill_group(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
+    """TERM the process group ``proc`` leads (``start_new_session``); KILL it when ``proc``
+    is not gone after ``grace`` s, and KILL what is left of the group once it is."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+            try:  # the leader is gone; make sure the rest of the group is too
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def group_alive(pgid: int) -> bool:
+    """Some process of group ``pgid`` is alive (or exists but is not ours to signal)."""
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stop_group(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
+    """SIGTERM the process group of ``proc``; SIGKILL what is left after ``grace`` s."""
+    pgid = proc.pid  # start_new_session: the shell leads its own group
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            proc.poll()
+            return
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            proc.poll()  # reap the shell so it doesn't linger as a zombie group member
+            if not group_alive(pgid):
+                return
+            time.sleep(0.1)
+    proc.poll()
+
+
 def main(argv: list[str]) -> int:
     parent = done = None
     if argv[:1] == ["--parent"]:
@@ -81,7 +131,7 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["--"]:
         argv = argv[1:]
     if not argv:
-        print("usage: python -m silisocs_study.launch.guard -- CMD ...", file=sys.stderr)
+        print("usage: python -m silisocs_study.procs -- CMD ...", file=sys.stderr)
         return 2
     parent = parent or os.getppid()
     die_with_parent(signal.SIGTERM)
