@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..model import Run
-
-COMPLETE = ("success", "reused")
+from ..status import COMPLETE_VALUES as COMPLETE
 
 
 @dataclass

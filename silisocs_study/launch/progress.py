@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 import time
 
+from ..status import COMPLETE_VALUES
+
 
 class Progress:
     def __init__(self, ledger, ids: set[str], session: str, *, plain: bool) -> None:
@@ -49,7 +51,7 @@ class Progress:
                 self.seen[run_id] = rec.get("status", "?")
 
     def counts(self) -> tuple[int, int, int]:
-        done = sum(1 for s in self.seen.values() if s in ("success", "reused"))
+        done = sum(1 for s in self.seen.values() if s in COMPLETE_VALUES)
         failed = sum(1 for s in self.seen.values() if s in ("failed", "timeout"))
         running = sum(1 for s in self.seen.values() if s == "running")
         return done, failed, running
@@ -58,7 +60,7 @@ class Progress:
         self._scan()
         done, failed, running = self.counts()
         finished = done + failed
-        if self.live is not None:
+        if self.live is not None and self.task is not None:   # both set together
             self.live.update(self.task, completed=finished,
                              description=f"ok {done} · failed {failed} · running {running}")
             return

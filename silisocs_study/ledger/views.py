@@ -34,6 +34,7 @@ from typing import Any, Iterable, NamedTuple, Sequence
 from ..atomic import make_dirs, note_replaced_link, storage_failure
 from ..errors import note_written
 from ..plan import natural_key
+from ..status import COMPLETE_VALUES
 from ..yamlout import dump_yaml, plain
 from .lockfile import exclusive
 from .provenance import environment
@@ -69,9 +70,9 @@ def sorted_records(records: dict[str, dict]) -> list[dict]:
 def mark_stale(records: Iterable[dict], fingerprints: dict[str, str]) -> None:
     """Flag completed records whose fingerprint no longer matches the plan."""
     for rec in records:
-        want = fingerprints.get(rec.get("run_id"))
+        want = fingerprints.get(str(rec.get("run_id")))
         rec["stale"] = bool(want and rec.get("fingerprint") != want
-                            and rec.get("status") in ("success", "reused"))
+                            and rec.get("status") in COMPLETE_VALUES)
 
 
 # -- one record's pieces of the views ----------------------------------------------------------
@@ -212,7 +213,7 @@ def write_view(path: Path, layout: Layout, items: Sequence[bytes | Span]) -> Wri
     """Replace the view at ``path`` atomically (temp file, fsync, rename; a symlink there is
     replaced, never followed) with ``layout`` around ``items``: fragments, or spans of the
     old file holding consecutive fragments, ``layout.sep`` between items."""
-    from ..atomic import _umask
+    from ..atomic import current_umask
 
     what = f"the view {path.name}"
     make_dirs(path.parent, what)
@@ -223,7 +224,7 @@ def write_view(path: Path, layout: Layout, items: Sequence[bytes | Span]) -> Wri
     try:
         try:
             _fill(fd, layout, items)
-            os.fchmod(fd, 0o666 & ~_umask())
+            os.fchmod(fd, 0o666 & ~current_umask())
             os.fsync(fd)
             st = os.fstat(fd)
             edges = edges_of(fd, st.st_size)
@@ -428,5 +429,6 @@ def _scalar(value: Any) -> str:
     if isinstance(value, float):
         import yaml
 
-        return yaml.SafeDumper(None).represent_float(value).value
+        # the representer needs no stream (the stubs ask for one)
+        return yaml.SafeDumper(None).represent_float(value).value  # type: ignore[arg-type]
     return _scalar(str(plain(value)))

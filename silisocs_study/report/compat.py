@@ -16,13 +16,13 @@ seeds, as the silisocs runner's do; the per-scenario statistics and contrasts ar
 """
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, cast
 
 from ..ledger.records import peer_evaluation, peer_time
 from .metrics import evaluator_metrics, flat_metrics, usable
+from .numbers import finite_number
 from .stats import describe
 
 # keys the silisocs runner's organizer copies from effective_config.yaml into config.yaml
@@ -31,14 +31,13 @@ PEER_METADATA_KEYS = ("source", "model_name", "model_config", "scenario", "world
 IDENTITY_WINS = ("scenario", "seed")   # the record's values; the run's own are in run_metadata
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    x = float(value)
-    return x if math.isfinite(x) else None
-
-
 # -- per run: what a run's directory and evaluator files say ----------------------------------
+
+def _block(cfg: dict, key: str) -> dict:
+    """``cfg[key]`` when it is a mapping, else an empty one."""
+    value = cfg.get(key)
+    return value if isinstance(value, dict) else {}
+
 
 def peer_metadata(cfg: dict | None, run_dir: str | None) -> dict:
     """What the silisocs runner's organizer extracts from a run's ``effective_config.yaml``
@@ -46,10 +45,10 @@ def peer_metadata(cfg: dict | None, run_dir: str | None) -> dict:
     out: dict[str, Any] = {"source": str(run_dir) if run_dir else None}
     if not isinstance(cfg, dict):
         return out
-    sim = cfg.get("sim") if isinstance(cfg.get("sim"), dict) else {}
-    llm = sim.get("llm") if isinstance(sim.get("llm"), dict) else {}
-    setting = cfg.get("setting") if isinstance(cfg.get("setting"), dict) else {}
-    event = cfg.get("event") if isinstance(cfg.get("event"), dict) else {}
+    sim = _block(cfg, "sim")
+    llm = _block(sim, "llm")
+    setting = _block(cfg, "setting")
+    event = _block(cfg, "event")
     scenario = cfg.get("scenario_name")
     if scenario is None and isinstance(cfg.get("scenario"), dict):
         scenario = cfg["scenario"].get("scenario_name")
@@ -100,7 +99,7 @@ def payload_extras(path: str | Path) -> dict:
         per = {}
         for agent, metrics in agents.items():
             if isinstance(metrics, dict):
-                vals = {str(k): x for k, v in metrics.items() if (x := _number(v)) is not None}
+                vals = {str(k): x for k, v in metrics.items() if (x := finite_number(v)) is not None}
                 if vals:
                     per[str(agent)] = vals
         if per:
@@ -217,7 +216,8 @@ def summary_additions(records: list[dict], rows: dict[str, dict]) -> dict:
         if not usable(rec) or rec.get("hypothesis") is None:
             continue
         row = rows.get(str(rec.get("run_id"))) or {}
-        aggregated = row.get("aggregated") if row else flat_metrics(rec)
+        # a runs.json row always holds its "aggregated" mapping (runs_row)
+        aggregated = cast("dict[str, Any]", row.get("aggregated")) if row else flat_metrics(rec)
         summary = row.get("summary") or {}
         if not aggregated and not summary:
             continue

@@ -255,7 +255,7 @@ def _text_match(metrics: list[str], text: Any, block: dict) -> str | None:
         return None
     words = {_stem(w) for w in _WORD.findall(text.lower())}
     best, best_score = None, (1, 0.0)
-    p_of = {}
+    p_of: dict[str, float] = {}
     for r in block["contrasts"]:
         if r.get("p_holm") is not None:
             p_of[r["metric"]] = min(p_of.get(r["metric"], 1.0), r["p_holm"])

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Any
 
 from ..atomic import atomic_write_bytes
+from ..status import COMPLETE_VALUES
 
 
 def plot_axes(stats: dict) -> tuple[str | None, str | None, list[str]]:
@@ -40,14 +42,15 @@ def comparison_figure(study, results: list[dict], stats: dict):
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
     from ..evaluators.plots import label_styles, short, wrap
-    from .experiment_summary import _number, no_scores_reason
+    from .experiment_summary import no_scores_reason
+    from .numbers import finite_number
     from .stats import describe
 
     primary = stats["primary"]
     axes = stats["axes"]
     x_axis, c_axis, pooled = plot_axes(stats)
-    scored = [r for r in results if r.get("status") in ("success", "reused")
-              and primary and _number((r.get("scores") or {}).get(primary)) is not None]
+    scored = [r for r in results if r.get("status") in COMPLETE_VALUES
+              and primary and finite_number((r.get("scores") or {}).get(primary)) is not None]
     xs = [v for v in axes[x_axis] if any(r.get(x_axis) == v for r in scored)] \
         if x_axis else [None]
     cs = [v for v in axes[c_axis] if any(r.get(c_axis) == v for r in scored)] \
@@ -72,12 +75,12 @@ def comparison_figure(study, results: list[dict], stats: dict):
     slot = 0.8 / n_c
     tick_labels = []
     label_means = n_x * n_c <= 12
-    sizes = {}
+    sizes: dict[tuple[Any, Any], int] = {}   # (x value, colour value) → runs
     for r in scored:
         key = (r.get(x_axis) if x_axis else None, r.get(c_axis) if c_axis else None)
         sizes[key] = sizes.get(key, 0) + 1
     uneven = len(set(sizes.values())) > 1   # then each label says its n
-    handles = {}
+    handles: dict[str, Any] = {}   # condition label → its errorbar container
     for i, xv in enumerate(xs):
         at_x = [r for r in scored if x_axis is None or r.get(x_axis) == xv]
         tick_labels.append(f"{wrap(short(xv, 40), 1.3, 10) if x_axis else 'all runs'}"
@@ -123,7 +126,7 @@ def comparison_figure(study, results: list[dict], stats: dict):
                      label="mean ± 95% CI"),
               Line2D([], [], marker="o", ls="", color="grey", alpha=0.6, ms=5,
                      label="one run (seed)")]
-    labels = [h.get_label() for h in legend]
+    labels = [str(h.get_label()) for h in legend]
     if handles:
         legend = list(handles.values()) + legend
         labels = list(handles) + labels

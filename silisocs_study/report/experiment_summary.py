@@ -6,9 +6,9 @@ the leaderboard ranks the finest cells by the primary score and marks overlappin
 """
 from __future__ import annotations
 
-import math
+from ..status import COMPLETE_VALUES
+from .numbers import finite_number, fmt_fixed
 
-_OK = ("success", "reused")
 MAX_BOARD = 40  # leaderboard rows shown in summary.md (all of them go to the workbook)
 
 
@@ -26,7 +26,7 @@ def score_names(results: list[dict]) -> list[str]:
     names: dict[str, None] = {}
     for r in results:
         for k, v in (r.get("scores") or {}).items():
-            if _number(v) is not None:
+            if finite_number(v) is not None:
                 names.setdefault(k, None)
     return list(names)
 
@@ -54,11 +54,11 @@ def cell_stats(rows: list[dict], scores: list[str]) -> dict:
     n_success = sum(1 for r in rows if r.get("success"))
     return {
         "runs": len(rows),
-        "completed": sum(1 for r in rows if r.get("status") in _OK),
+        "completed": sum(1 for r in rows if r.get("status") in COMPLETE_VALUES),
         "successes": n_success,
         "success_rate": n_success / len(rows) if rows else None,
-        "scores": {s: describe(_number((r.get("scores") or {}).get(s)) for r in rows
-                               if r.get("status") in _OK) for s in scores},
+        "scores": {s: describe(finite_number((r.get("scores") or {}).get(s)) for r in rows
+                               if r.get("status") in COMPLETE_VALUES) for s in scores},
     }
 
 
@@ -114,17 +114,11 @@ def _hashable(v):
     return v if isinstance(v, (str, int, float, bool, type(None))) else repr(v)
 
 
-def _number(v) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return None if math.isnan(v) else float(v)
-
-
 def no_scores_reason(results: list[dict], primary: str | None = None) -> str:
     """Why nothing can be ranked or plotted, and what to do (never an unexplained blank)."""
     if not results:
         return "No runs recorded yet: run the experiment first."
-    done = [r for r in results if r.get("status") in _OK]
+    done = [r for r in results if r.get("status") in COMPLETE_VALUES]
     head = "No run has reported scores yet"
     if not done:
         return (f"{head}. None of the {len(results)} run(s) has finished successfully (see "
@@ -147,24 +141,16 @@ def cell_label(values: dict, factors: list[str]) -> str:
     return ", ".join(f"{a}={values.get(a)}" for a in factors)
 
 
-def fmt(x, digits: int = 3) -> str:
-    if x is None:
-        return "—"
-    if x != 0 and (abs(x) >= 10 ** 4 or abs(x) < 10 ** -digits):
-        return f"{x:.{digits}g}"
-    return f"{x:.{digits}f}"
-
-
 def _ci(d: dict) -> str:
     if d["ci_low"] is None:
         return "— (n<2)" if d["n"] == 1 else "—"
-    return f"[{fmt(d['ci_low'])}, {fmt(d['ci_high'])}]"
+    return f"[{fmt_fixed(d['ci_low'])}, {fmt_fixed(d['ci_high'])}]"
 
 
 def _mean_ci(d: dict) -> str:
     if d["mean"] is None:
         return "—"
-    return f"{fmt(d['mean'])} {_ci(d)}"
+    return f"{fmt_fixed(d['mean'])} {_ci(d)}"
 
 
 def _pct(x) -> str:
@@ -190,7 +176,7 @@ def summary_markdown(study, results: list[dict], stats: dict, *, planned: int | 
 
     axes, factors, primary = stats["axes"], stats["factors"], stats["primary"]
     scores = stats["scores"]
-    statuses: dict[str, int] = {}
+    statuses: dict[str | None, int] = {}
     for r in results:
         statuses[r.get("status")] = statuses.get(r.get("status"), 0) + 1
     name = study.name if study else "experiment"
@@ -235,7 +221,7 @@ def summary_markdown(study, results: list[dict], stats: dict, *, planned: int | 
             vals = [_md(c["values"].get(a)) for a in factors] or ["all runs"]
             overlaps = _ranks(c["overlaps"], len(board))
             out.append(f"| {c['rank']} | " + " | ".join(vals) + f" | {d['n']} | "
-                       f"{fmt(d['mean'])} | {_ci(d)} | {_pct(c['success_rate'])} | "
+                       f"{fmt_fixed(d['mean'])} | {_ci(d)} | {_pct(c['success_rate'])} | "
                        f"{overlaps} |")
         if len(board) > MAX_BOARD:
             out.append(f"\n{len(board) - MAX_BOARD} more row(s) in the leaderboard sheet "
@@ -258,7 +244,7 @@ def summary_markdown(study, results: list[dict], stats: dict, *, planned: int | 
         out += _table(factors, stats["combinations"], scores)
         out.append("")
 
-    bad = [r for r in results if r.get("status") not in _OK or r.get("error")]
+    bad = [r for r in results if r.get("status") not in COMPLETE_VALUES or r.get("error")]
     if bad:
         out += ["## Failed or incomplete runs", ""]
         for r in bad[:50]:
@@ -283,7 +269,7 @@ def _tie_notes(board: list[dict], factors: list[str], primary: str) -> list[str]
             notes.append(_chain_note(chain, name))
         diff = a["scores"][primary]["mean"] - b["scores"][primary]["mean"]
         notes.append(f"- {name(a)} > {name(b)}: the 95% CIs do not overlap "
-                     f"(difference of means {fmt(diff)}).")
+                     f"(difference of means {fmt_fixed(diff)}).")
         chain = [b]
     if len(chain) > 1:
         notes.append(_chain_note(chain, name))

@@ -8,53 +8,45 @@ changed since) count for statistics; every record still appears in the organized
 from __future__ import annotations
 
 import json
-import math
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
-USABLE_STATUSES = ("success", "reused")
+from ..status import COMPLETE_VALUES
+from .numbers import finite_number
+
 EVAL_OK = ("success", "reused")
 
 
 def usable(rec: dict) -> bool:
-    return rec.get("status") in USABLE_STATUSES and not rec.get("stale")
+    return rec.get("status") in COMPLETE_VALUES and not rec.get("stale")
 
 
 def why_unusable(rec: dict) -> str | None:
-    if rec.get("status") not in USABLE_STATUSES:
+    if rec.get("status") not in COMPLETE_VALUES:
         return f"status {rec.get('status')}"
     if rec.get("stale"):
         return "stale (the plan changed since this run)"
     return None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, (int, float)):
-        x = float(value)
-        return x if math.isfinite(x) else None
-    return None
-
-
-_FILE_CACHE: dict[tuple[str, int], dict | None] = {}
-
-
 def _aggregated_from_file(path: str) -> dict | None:
     """The ``aggregated`` block of an evaluator output file (reused evals carry only a path)."""
-    p = Path(path)
     try:
-        key = (str(p), p.stat().st_mtime_ns)
+        mtime = Path(path).stat().st_mtime_ns
     except OSError:
         return None
-    if key not in _FILE_CACHE:
-        try:
-            payload = json.loads(p.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            payload = None
-        agg = payload.get("aggregated") if isinstance(payload, dict) else None
-        _FILE_CACHE[key] = agg if isinstance(agg, dict) else None
-    return _FILE_CACHE[key]
+    return _aggregated_at(path, mtime)
+
+
+@lru_cache(maxsize=4096)   # reports read the same reused evaluations for every view
+def _aggregated_at(path: str, mtime_ns: int) -> dict | None:
+    try:
+        payload = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    agg = payload.get("aggregated") if isinstance(payload, dict) else None
+    return agg if isinstance(agg, dict) else None
 
 
 def evaluator_metrics(rec: dict) -> dict[str, dict[str, float]]:
@@ -68,7 +60,7 @@ def evaluator_metrics(rec: dict) -> dict[str, dict[str, float]]:
             agg = _aggregated_from_file(str(ev["path"]))
         if not isinstance(agg, dict):
             continue
-        values = {str(k): x for k, v in agg.items() if (x := _number(v)) is not None}
+        values = {str(k): x for k, v in agg.items() if (x := finite_number(v, bools=True)) is not None}
         if values:
             out[str(ev["id"])] = values
     return out

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..evaluators.plots import label_styles, short, wrap
 from .metrics import metric_words
-from .summary_md import fmt, fmt_signed, p_phrase
+from .numbers import fmt, fmt_signed
+from .summary_md import p_phrase
 
 
 def _values(block: dict, cond: str, scen: str, metric: str, records_by_id: dict) -> list:

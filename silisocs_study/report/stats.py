@@ -53,11 +53,12 @@ def _noise(*groups: Iterable[float]) -> float:
     return REL_NOISE * scale
 
 
-def describe(values: Iterable[float], confidence: float = 0.95) -> dict:
+def describe(values: Iterable[float | None], confidence: float = 0.95) -> dict:
     """{n, mean, sd, se, ci_low, ci_high}; CI needs n >= 2 (else None); NaN/inf are dropped."""
     xs = _clean(values)
     n = len(xs)
-    out = {"n": n, "mean": None, "sd": None, "se": None, "ci_low": None, "ci_high": None}
+    out: dict[str, float | None] = {"n": n, "mean": None, "sd": None, "se": None,
+                                    "ci_low": None, "ci_high": None}
     if n == 0:
         return out
     mean = math.fsum(xs) / n
@@ -198,13 +199,13 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     With m p-values sorted ascending p(1) ≤ … ≤ p(m): adjusted p(i) = max over j ≤ i of
     min(1, (m − j + 1) · p(j)). Returned in the input order.
     """
-    idx = [i for i, p in enumerate(pvalues) if p is not None]
-    m = len(idx)
-    order = sorted(idx, key=lambda i: pvalues[i])
+    present = [(i, p) for i, p in enumerate(pvalues) if p is not None]
+    m = len(present)
+    order = sorted(present, key=lambda ip: ip[1])   # stable: ties keep input order
     out: list[float | None] = [None] * len(pvalues)
     running = 0.0
-    for rank, i in enumerate(order):
-        adj = min(1.0, (m - rank) * float(pvalues[i]))
+    for rank, (i, p) in enumerate(order):
+        adj = min(1.0, (m - rank) * float(p))
         running = max(running, adj)
         out[i] = running
     return out

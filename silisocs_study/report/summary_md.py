@@ -10,42 +10,10 @@ from typing import Any
 
 from .contrasts import predicted_direction, ranked_contrasts
 from .metrics import metric_words
+from .numbers import fmt, fmt_p, fmt_signed  # noqa: F401 - re-exported
 
 MAX_ROWS = 12
 SMALL_N = 5
-
-
-def fmt(x: Any) -> str:
-    """A number for people: 1,156 / 28.7 / 2.35 / 0.0543; '—' for missing."""
-    if x is None:
-        return "—"
-    if isinstance(x, bool):
-        return str(x)
-    if isinstance(x, int):
-        return f"{x:,}"
-    ax = abs(x)
-    if ax == 0:
-        return "0"
-    if ax >= 1000:
-        return f"{x:,.0f}"
-    if ax >= 10:
-        return f"{x:.1f}"
-    if ax >= 1:
-        return f"{x:.2f}"
-    return f"{x:.3g}"
-
-
-def fmt_signed(x: Any) -> str:
-    if x is None:
-        return "—"
-    return ("+" if x > 0 else "") + fmt(x)
-
-
-def fmt_p(p: Any) -> str:
-    """A p-value for a table cell under a "p" header: '< 0.001' or '0.034'."""
-    if p is None:
-        return "—"
-    return "< 0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def p_phrase(p: Any, label: str = "p") -> str:
@@ -132,7 +100,7 @@ def reading(row: dict, prediction: Any, alpha: float, family: int | None = None)
 
 
 def render(study, analysis: dict, counts: dict, generated_at: str, plot_name: str | None,
-           plot_metrics: dict[str, str] | None = None) -> str:
+           plot_metrics: dict[str, str | None] | None = None) -> str:
     lines: list[str] = []
     lines.append(f"# {study.name} — study report")
     lines.append("")
@@ -238,7 +206,7 @@ def _no_metrics(block: dict, study_file: str | None) -> list[str]:
     """Usable runs without any evaluator metric are said so (never a silently empty report):
     typically reused runs recorded without evaluation, or a study whose evaluators were
     added after its runs; ``re-evaluate`` evaluates them without running them again."""
-    from .. import COMMAND
+    from ..constants import COMMAND
 
     empty = [(c, s, cell) for c, cells in block["statistics"].items()
              for s, cell in cells.items() if cell.get("n_runs") and not cell.get("metrics")]
