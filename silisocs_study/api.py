@@ -1,9 +1,11 @@
 """Python API: ``silisocs_study.run(...)`` → list of dicts, ``load(...)`` → pandas DataFrame,
 ``re_evaluate(...)`` → what the evaluators said, for finished runs (nothing is run again).
 
-Both go through the same pipeline as the CLI: ``run`` parses the very arguments
-``silisocs-sweep run`` would get and calls :func:`silisocs_study.launch.runner.run_study`
-(one Hydra multirun per app, records, views, post actions); ``load`` reads the records.
+All go through the same core as the CLI: ``run`` opens the workspace
+(:func:`silisocs_study.workspace.open_workspace`) with typed
+:class:`~silisocs_study.options.LaunchOptions` and calls
+:func:`silisocs_study.launch.runner.run_study` (one Hydra multirun per app, records, views,
+post actions); ``load`` reads the records.
 
 What ``run``/``load`` accept as the study (``path_or_name``):
 
@@ -27,9 +29,7 @@ from typing import Any, Sequence
 from .errors import StudyError
 
 SEARCH_DIRS = ("experiments", "examples/experiments")
-_FILTERS = {"hypothesis": "--only-hypothesis", "condition": "--only-condition",
-            "sub_experiment": "--only-sub-experiment", "seed": "--only-seed",
-            "run_id": "--only-run-id"}
+FILTER_NAMES = ("hypothesis", "condition", "sub_experiment", "seed", "run_id")
 
 
 def run(path_or_name: str | os.PathLike, *, repo_root: str | os.PathLike | None = None,
@@ -54,35 +54,20 @@ def run(path_or_name: str | os.PathLike, *, repo_root: str | os.PathLike | None 
     overrides for every run. A failed run is reported in its dict (``status``); a user
     error (bad spec, unknown filter value) raises :class:`~silisocs_study.errors.StudyError`.
     """
-    from .cli import build_parser
-    from .cli_run import LAUNCHERS
     from .launch.runner import run_study
-
-    if launcher not in LAUNCHERS:
-        raise ValueError(f"launcher must be one of {', '.join(LAUNCHERS)}, got {launcher!r}")
-    root = Path(repo_root).resolve() if repo_root is not None else Path.cwd()
-    spec = resolve_spec(path_or_name, root)
-    argv = ["run", "--study", spec, "--repo-root", str(root), "--launcher", launcher, "--yes"]
-    if max_concurrent is not None:
-        argv += ["--max-concurrent", str(int(max_concurrent))]
-    if workspace is not None:
-        argv += ["--workspace", str(Path(workspace).expanduser().resolve())]
-    if new:
-        argv.append("--new")
-    if force:
-        argv.append("--force")
-    if retry_failed:
-        argv.append("--retry-failed")
-    argv += _filter_args(filters)
-    args = build_parser().parse_args(argv)
-    args.hydra_overrides = list(overrides)
-    run_study(args)
-    study = args.loaded_study
-    from .cli import filters_from
     from .ledger import Ledger
-    from .plan import build_plan
+    from .options import LaunchOptions
+    from .workspace import open_workspace
 
-    plan = build_plan(study, filters_from(args))
+    options = LaunchOptions(launcher=launcher, max_concurrent=max_concurrent, force=force,
+                            retry_failed=retry_failed, extra_overrides=tuple(overrides))
+    root = Path(repo_root).resolve() if repo_root is not None else Path.cwd()
+    ws = open_workspace(resolve_spec(path_or_name, root), root, filters=_filters(filters),
+                        workspace=Path(workspace).expanduser().resolve()
+                        if workspace is not None else None,
+                        extra_overrides=options.extra_overrides, new=new)
+    run_study(ws, options)
+    plan, study = ws.plan, ws.study
     records = Ledger(study.generated).all()
     if study.kind == "experiment":
         from .report.experiment import build_results
@@ -120,10 +105,10 @@ def load(study_or_path, *, workspace: str | os.PathLike | None = None,
         study = _load_for_reading(study_or_path, workspace, repo_root)
     elif study.kind == "experiment" and (workspace is not None or not (
             study.generated / "records").is_dir()):   # pinned, or not a run folder: latest
-        from .report.experiment import load_experiment
+        from .workspace import open_plan
 
-        study = load_experiment(f"{study.file}#{study.name}", study.repo_root,
-                                workspace=workspace)
+        study = open_plan(f"{study.file}#{study.name}", study.repo_root, workspace=workspace,
+                          require_records=True).study
     records = Ledger(study.generated).all()
     if study.kind == "experiment":
         from .report.experiment import build_results
@@ -159,20 +144,15 @@ def re_evaluate(path_or_name: str | os.PathLike, evaluators: str | Sequence[str]
     running raises :class:`~silisocs_study.errors.StudyError` (nothing written); a failing
     evaluator does not raise (it is in ``failures`` and on the run's record).
     """
-    from .cli import build_parser
-    from .launch.reevaluate import re_evaluate_command_result
+    from .commands.evaluate import re_evaluate_plan
+    from .workspace import open_plan
 
     root = Path(repo_root).resolve() if repo_root is not None else Path.cwd()
-    argv = ["re-evaluate", "--study", resolve_spec(path_or_name, root), "--repo-root",
-            str(root)]
-    for name in ([evaluators] if isinstance(evaluators, str) else list(evaluators or ())):
-        argv += ["--evaluator", str(name)]
-    if workspace is not None:
-        argv += ["--workspace", str(Path(workspace).expanduser().resolve())]
-    if wait:
-        argv.append("--wait")
-    argv += _filter_args(filters)
-    return re_evaluate_command_result(build_parser().parse_args(argv))
+    plan = open_plan(resolve_spec(path_or_name, root), root, filters=_filters(filters),
+                     workspace=Path(workspace).expanduser().resolve()
+                     if workspace is not None else None, require_records=True)
+    names = [evaluators] if isinstance(evaluators, str) else list(evaluators or ())
+    return re_evaluate_plan(plan, names or None, wait=wait)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -222,31 +202,36 @@ def _pick(path: Path, stem: str) -> str:
     return f"#{stem}" if len(names) > 1 and stem in names else ""
 
 
-def _filter_args(filters: dict) -> list[str]:
-    out = []
+def _filters(filters: dict):
+    """``hypothesis=...`` keywords (a value or a list; ``only_`` prefix accepted) → Filters."""
+    from .plan import Filters
+
+    given: dict[str, list[str]] = {}
     for key, value in filters.items():
-        flag = _FILTERS.get(key.removeprefix("only_"))
-        if flag is None:
-            raise TypeError(f"unknown keyword '{key}' (filters: {', '.join(_FILTERS)})")
+        name = key.removeprefix("only_")
+        if name not in FILTER_NAMES:
+            raise TypeError(f"unknown keyword '{key}' (filters: {', '.join(FILTER_NAMES)})")
         if value is None:
             continue
         values = value if isinstance(value, (list, tuple, set, frozenset)) else [value]
-        out += [flag, ",".join(str(v) for v in values)]
-    return out
+        given[name] = [",".join(str(v) for v in values)]
+    return Filters.parse(**given)
 
 
 def _load_for_reading(value, workspace, repo_root):
-    from .report.experiment import SPEC_COPY, _read_spec_copy, load_experiment
+    from .workspace import SPEC_COPY, open_plan, read_spec_copy
 
     root = Path(repo_root).resolve() if repo_root is not None else Path.cwd()
     folder = Path(os.fspath(value)).expanduser()
     if folder.is_dir() and (folder / SPEC_COPY).is_file():  # an experiment folder
-        spec = _read_spec_copy(folder) or {}
+        spec = read_spec_copy(folder) or {}
         if not spec.get("spec_file"):
             raise StudyError(f"{folder / SPEC_COPY} does not name its spec file")
-        return load_experiment(f"{spec['spec_file']}#{spec['experiment']}",
-                               repo_root or spec.get("repo_root"), workspace=folder)
-    return load_experiment(resolve_spec(value, root), root, workspace=workspace)
+        return open_plan(f"{spec['spec_file']}#{spec['experiment']}",
+                         repo_root or spec.get("repo_root"), workspace=folder,
+                         require_records=True).study
+    return open_plan(resolve_spec(value, root), root, workspace=workspace,
+                     require_records=True).study
 
 
 def study_result(rec: dict) -> dict:

@@ -1,4 +1,4 @@
-"""Numbers from users, checked once: argparse flag types, study-file bounds, the run limit.
+"""Numbers from users, checked once: flag values (the CLI's types), study-file bounds, the run limit.
 
 Every bad number is a one-line error with exit code 2, found before anything is written:
 
@@ -13,11 +13,9 @@ Every bad number is a one-line error with exit code 2, found before anything is 
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
-import sys
-from typing import Any, Callable
+from typing import Any
 
 from .errors import StudyError
 
@@ -98,89 +96,3 @@ def run_limit() -> int:
 
 def run_limit_hint() -> str:
     return f"set {RUN_LIMIT_ENV} to raise the limit"
-
-
-# -- argparse types -------------------------------------------------------------------------
-#
-# A bad number does not stop argparse (which would print its usage block and exit from inside
-# the parser): the type returns a BadNumber, and check_flags() turns the first one into the
-# usual one-line StudyError (exit 2) before the verb does anything.
-
-class BadNumber:
-    """What an argparse type returns for a value it refuses (see check_flags)."""
-
-    __slots__ = ("text", "problem")
-
-    def __init__(self, text: str, problem: str) -> None:
-        self.text = text
-        self.problem = problem
-
-    def __repr__(self) -> str:
-        return f"<refused {self.text!r}: {self.problem}>"
-
-
-def _int_type(minimum: int, maximum: int, what: str) -> Callable[[str], Any]:
-    def parse(text: str):
-        try:
-            value = int(text)
-        except ValueError:
-            return BadNumber(text, f"must be {what}, got {text!r}")
-        problem = count_problem(value, minimum=minimum, maximum=maximum)
-        return BadNumber(text, problem) if problem else value
-
-    parse.__name__ = what.replace(" ", "_")   # argparse names the type in some messages
-    return parse
-
-
-def _number_type(maximum: float, what: str) -> Callable[[str], Any]:
-    def parse(text: str):
-        try:
-            value = float(text)
-        except ValueError:
-            return BadNumber(text, f"must be {what}, got {text!r}")
-        problem = number_problem(value, maximum=maximum, what=what)
-        return BadNumber(text, problem) if problem else value
-
-    parse.__name__ = what.replace(" ", "_")
-    return parse
-
-
-#: 1, 2, ... (jobs, CPUs, nodes, batch sizes, runs per task, minutes)
-positive_int = _int_type(1, MAX_COUNT, "a positive integer")
-#: 0, 1, ... where 0 means "none" (retries, GPUs) or is a valid index
-non_negative_int = _int_type(0, MAX_COUNT, "an integer >= 0")
-#: seconds: a finite number above 0, at most MAX_SECONDS
-seconds = _number_type(MAX_SECONDS, "a positive number of seconds")
-#: gigabytes of memory
-gigabytes = _number_type(MAX_MEM_GB, "a positive number of GB")
-
-
-def check_flags(args: argparse.Namespace) -> None:
-    """Raise the StudyError of the first refused number among the parsed flags."""
-    for dest, value in vars(args).items():
-        if isinstance(value, BadNumber):
-            raise StudyError(f"--{dest.replace('_', '-')} {value.problem}")
-
-
-def checked(handler: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
-    """``handler`` after :func:`check_flags`."""
-
-    def run(args: argparse.Namespace) -> int:
-        check_flags(args)
-        return handler(args)
-
-    run.__name__ = getattr(handler, "__name__", "handler")
-    run.__wrapped__ = handler   # type: ignore[attr-defined]
-    return run
-
-
-def one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """Make ``parser`` report any other bad flag (an unknown choice, a missing value) as one
-    line (``error: ...``, exit 2), like every user error, instead of its usage block."""
-
-    def error(message: str):
-        text = f"{parser.prog}: {message} (see --help)".replace("\n", " ")
-        print(f"error: {text}", file=sys.stderr)
-        sys.exit(2)
-
-    parser.error = error   # type: ignore[method-assign]

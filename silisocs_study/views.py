@@ -45,13 +45,11 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 from .ledger import views as lv
 from .ledger.lockfile import exclusive
-from .ledger.records import check_record, generator, read_record_file, utc_now
+from .ledger.records import READ_FLAGS, check_record, generator, read_record_file, utc_now
 
 CACHE_VERSION = 1
 _MAGIC = b"silisocs-study views index\n"
 _DIGEST = 16
-_READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | \
-    getattr(os, "O_CLOEXEC", 0)     # as records.read_record_file: never follow, never block
 
 
 @dataclass(frozen=True)
@@ -73,15 +71,17 @@ class ViewsResult:
 
 
 def refresh(plan, *, changed: Iterable[str] | None = None, only_if_changed: bool = False,
-            force: bool = False, organized: bool = True, now: str | None = None
-            ) -> ViewsResult:
+            force: bool = False, organized: bool = True, now: str | None = None,
+            known: dict[str, dict] | None = None) -> ViewsResult:
     """Bring the views (and, with ``organized``, the organized tree or an experiment's
     results.yaml) up to date with the record files; see the module docstring.
 
     ``changed``: run ids whose records this process wrote (None: rebuild from every record);
     ``force``: rebuild views and tree whatever the stamps say (the ``organize`` verb);
-    ``now``: the views' timestamp (tests pin it). A StorageError propagates; any other
-    failure of the tree is printed as a warning and returned as ``organize_error``."""
+    ``now``: the views' timestamp (tests pin it); ``known``: the records the caller read
+    since the views were last written (run id → record): when nothing changed they are the
+    result's records (stale-flagged), not read a second time. A StorageError propagates; any
+    other failure of the tree is printed as a warning and returned as ``organize_error``."""
     study = plan.study
     generated = Path(study.generated)
     if plan.filters:
@@ -91,6 +91,10 @@ def refresh(plan, *, changed: Iterable[str] | None = None, only_if_changed: bool
     job = _Job(generated, study, {r.run_id: r.fingerprint for r in plan.runs}, now)
     with exclusive(generated / lv.VIEWS_LOCK, what="the views' lock file .views.lock"):
         result = job.run(None if changed is None else set(changed), only_if_changed, force)
+    if not result.rebuilt and known is not None:
+        records = lv.sorted_records(known)
+        lv.mark_stale(records, job.fingerprints)
+        result = ViewsResult(False, None, None, False, records)
     if not organized or not (result.rebuilt or force):
         return result
     records = result.records
@@ -166,7 +170,7 @@ def _read(records_dir: Path, name: str) -> _Read | None:
 
     path = os.path.join(records_dir, name)
     try:
-        fd = os.open(path, _READ)
+        fd = os.open(path, READ_FLAGS)
     except FileNotFoundError:
         return None
     except OSError:
@@ -490,7 +494,7 @@ class _Job:
             for name in lv.VIEW_NAMES:
                 want = index.views[name]
                 try:
-                    fds[name] = fd = os.open(self.generated / name, _READ)
+                    fds[name] = fd = os.open(self.generated / name, READ_FLAGS)
                 except OSError:
                     return None
                 st = os.fstat(fd)

@@ -1,7 +1,7 @@
 """Numeric flags: a bad number is one line on stderr, exit code 2, and nothing written.
 
 Every numeric flag of ``run``, ``submitit``, ``slurm-array`` and ``task`` goes through the
-argparse types of :mod:`silisocs_study.numeric`: counts are integers >= 1 (or >= 0 where 0
+flag types of :mod:`silisocs_study.cli`: counts are integers >= 1 (or >= 0 where 0
 means none), durations and sizes are finite numbers above 0. A refused value reaches the
 verb as a BadNumber and becomes the usual one-line StudyError before the verb starts.
 """
@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from silisocs_study import cli as flags
 from silisocs_study import numeric
 from silisocs_study.cli import main
 
@@ -85,26 +86,26 @@ def test_task_index_is_not_negative(tmp_path, capsys):
 
 
 def test_messages_name_the_problem():
-    cases = [(numeric.positive_int, "-1", "must be a positive integer, got -1"),
-             (numeric.positive_int, "abc", "must be a positive integer, got 'abc'"),
-             (numeric.positive_int, str(2 ** 40), "must be at most 2,147,483,647"),
-             (numeric.non_negative_int, "-1", "must be an integer >= 0, got -1"),
-             (numeric.seconds, "nan", "got nan (not a finite number)"),
-             (numeric.seconds, "-1", "must be a positive number of seconds, got -1"),
-             (numeric.seconds, "1e10", "must be at most 1,000,000,000"),
-             (numeric.gigabytes, "0", "must be a positive number of GB, got 0")]
+    cases = [(flags.positive_int, "-1", "must be a positive integer, got -1"),
+             (flags.positive_int, "abc", "must be a positive integer, got 'abc'"),
+             (flags.positive_int, str(2 ** 40), "must be at most 2,147,483,647"),
+             (flags.non_negative_int, "-1", "must be an integer >= 0, got -1"),
+             (flags.seconds, "nan", "got nan (not a finite number)"),
+             (flags.seconds, "-1", "must be a positive number of seconds, got -1"),
+             (flags.seconds, "1e10", "must be at most 1,000,000,000"),
+             (flags.gigabytes, "0", "must be a positive number of GB, got 0")]
     for parse, text, message in cases:
         refused = parse(text)
-        assert isinstance(refused, numeric.BadNumber), text
+        assert isinstance(refused, flags.BadNumber), text
         assert message in refused.problem, (text, refused.problem)
 
 
 def test_good_numbers_pass():
-    assert numeric.positive_int("8") == 8
-    assert numeric.non_negative_int("0") == 0   # --max-retries 0 / --gpus-per-node 0: none
-    assert numeric.seconds("1.5") == 1.5
-    assert numeric.seconds("1e9") == 1e9
-    assert numeric.gigabytes("0.5") == 0.5
+    assert flags.positive_int("8") == 8
+    assert flags.non_negative_int("0") == 0   # --max-retries 0 / --gpus-per-node 0: none
+    assert flags.seconds("1.5") == 1.5
+    assert flags.seconds("1e9") == 1e9
+    assert flags.gigabytes("0.5") == 0.5
 
 
 def test_run_limit_from_the_environment(monkeypatch):

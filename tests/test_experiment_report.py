@@ -15,8 +15,11 @@ import pytest
 import yaml
 
 from silisocs_study.ledger import Ledger
+from silisocs_study.plan import build_plan
 from silisocs_study.report import experiment as ex
 from silisocs_study.spec import load_study
+from silisocs_study.workspace import (Workspace, experiment_folders, latest_folder, open_plan,
+                                      resolved_spec)
 
 SPEC = """
 scenario.base:
@@ -172,7 +175,7 @@ def test_rank_lists():
 def test_experiment_folders_latest_and_filtering(tmp_path):
     study = make_folder(tmp_path, MEANS, folder_name="grid_2030-01-02_002")
     out = tmp_path / "out"
-    ex.write_spec_copy(study)
+    Workspace(build_plan(study)).write_spec_copy()
     older = out / "grid_2030-01-02_001"          # same day, lower seq, with a spec copy
     older.mkdir()
     (older / "_spec_.yaml").write_text(yaml.safe_dump(
@@ -183,9 +186,9 @@ def test_experiment_folders_latest_and_filtering(tmp_path):
         {"experiment": "grid", "spec_file": str(tmp_path / "elsewhere.yaml")}))
     (out / "grid_2030-01-02_010").mkdir()        # empty: not an experiment folder
     (out / "grid_junk").mkdir()
-    assert ex.experiment_folders(study) == [older, Path(study.workspace)]
-    assert ex.latest_folder(study) == Path(study.workspace)   # the one with records
-    loaded = ex.load_experiment(str(tmp_path / "grid.yaml"), tmp_path)
+    assert experiment_folders(study) == [older, Path(study.workspace)]
+    assert latest_folder(study) == Path(study.workspace)   # the one with records
+    loaded = open_plan(str(tmp_path / "grid.yaml"), tmp_path, require_records=True).study
     assert loaded.workspace == Path(study.workspace)
 
 
@@ -194,7 +197,7 @@ def test_load_experiment_without_folders_is_a_user_error(tmp_path):
     from silisocs_study.errors import StudyError
 
     with pytest.raises(StudyError, match="has no folder with records yet"):
-        ex.load_experiment(str(tmp_path / "grid.yaml"), tmp_path)
+        open_plan(str(tmp_path / "grid.yaml"), tmp_path, require_records=True)
 
 
 def test_after_run_writes_results_for_experiments_only(tmp_path):
@@ -245,6 +248,6 @@ def test_resolved_spec_of_an_inline_scenario(tmp_path):
         """)
     (tmp_path / "i.yaml").write_text(text)
     study = load_study(tmp_path / "i.yaml", tmp_path)
-    doc = ex.resolved_spec(study)
+    doc = resolved_spec(study)
     assert doc["scenario"]["runner_module"] == "examples.benchmark"
     assert doc["points"] == [{"run_id": "0", "seed": 0}, {"run_id": "1", "seed": 1}]

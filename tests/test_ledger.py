@@ -177,34 +177,3 @@ def test_enriched_yaml_rows_load_back_exactly():
     round_trip()
 
 
-def test_views_are_rebuilt_only_when_records_or_the_study_changed(tmp_path):
-    from conftest import noop_doc, write_study
-
-    from silisocs_study.launch.sweep import VIEWS_STAMP, rebuild_study_views
-
-    study_dir = write_study(tmp_path / "study", noop_doc())
-    gen = study_dir / "generated"
-    ledger = Ledger(gen)
-    ledger.write({"run_id": "h1__a__s__seed2", "attempt_id": "1", "status": "success"})
-
-    def rebuild():
-        return rebuild_study_views(str(study_dir), str(REPO), only_if_changed=True)
-
-    assert [r["run_id"] for r in rebuild()] == ["h1__a__s__seed2"]
-    assert (gen / VIEWS_STAMP).exists()
-    assert rebuild() is None                       # nothing changed: nothing written
-    ledger.write({"run_id": "h1__a__s__seed10", "attempt_id": "2", "status": "success"})
-    assert [r["run_id"] for r in rebuild()] == ["h1__a__s__seed2", "h1__a__s__seed10"]
-    assert rebuild() is None
-    ledger.write({"run_id": "h1__a__s__seed10", "attempt_id": "3", "status": "failed"})
-    assert [r["status"] for r in rebuild()] == ["success", "failed"]  # a replaced record
-    assert rebuild() is None
-    ledger.update(dict(ledger.read("h1__a__s__seed10"), note="same attempt, rewritten"))
-    assert rebuild()[1]["note"] == "same attempt, rewritten"
-    assert rebuild() is None
-    (study_dir / "study.yaml").write_text((study_dir / "study.yaml").read_text() + "\n")
-    assert rebuild() is not None                   # the study changed (stale marks)
-    assert rebuild() is None
-    (gen / "study_index.json").unlink()
-    assert rebuild() is not None                   # a view is missing
-    assert (gen / "study_index.json").exists()

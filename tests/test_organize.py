@@ -369,9 +369,9 @@ def test_hook_is_a_noop_tree_for_experiments(tmp_path, monkeypatch) -> None:
         kind = "experiment"
         generated = tmp_path / "generated"
 
-    organize.organize_after_run(Fake(), [{"run_id": "a"}])
+    done = organize.organize(Fake(), [{"run_id": "a"}])
     assert len(calls) == 1 and not (tmp_path / "generated" / "organized").exists()
-    assert organize.LAST_ERROR is None
+    assert done == organize.Organized(None, None)
 
 
 def test_hook_failure_is_a_warning(tmp_path, capsys) -> None:
@@ -385,8 +385,8 @@ def test_hook_failure_is_a_warning(tmp_path, capsys) -> None:
         def generated(self):
             raise RuntimeError("no workspace")
 
-    organize.organize_after_run(Broken(), [])
-    assert "no workspace" in organize.LAST_ERROR
+    done = organize.organize(Broken(), [])
+    assert done.analysis is None and "no workspace" in done.error
     assert "organized view not rebuilt" in capsys.readouterr().err
 
 

@@ -106,8 +106,10 @@ def test_h1_then_only_h2_keeps_both_in_every_view(tmp_path):
     assert {k: records[k]["attempt_id"] for k in h1} == first   # h1 untouched
     assert all(records[k]["status"] == "success" for k in h1 + h2)
     # a view rebuilt later (organize-style, no filters) still holds both
-    from silisocs_study.launch.sweep import rebuild_study_views
     from conftest import REPO
 
-    rebuilt = rebuild_study_views(str(study), str(REPO), cwd=str(study.parent))
+    from silisocs_study.views import refresh
+    from silisocs_study.workspace import open_plan
+
+    rebuilt = refresh(open_plan(str(study), str(REPO))).records
     assert [r["run_id"] for r in rebuilt] == natural(h1 + h2)

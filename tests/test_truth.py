@@ -186,7 +186,8 @@ def test_design_line_exits_1_while_a_selected_run_is_left_failed(tmp_path):
 def test_a_record_rewritten_in_place_with_the_same_size_and_times_rebuilds_the_views(
         tmp_path):
     """The case file identity cannot see: same name, inode, size and mtime, new content."""
-    from silisocs_study.launch.sweep import rebuild_study_views
+    from silisocs_study.views import refresh
+    from silisocs_study.workspace import open_plan
 
     flag = tmp_path / "fail.flag"
     doc = study_doc(flag, tmp_path / "unused")
@@ -204,8 +205,7 @@ def test_a_record_rewritten_in_place_with_the_same_size_and_times_rebuilds_the_v
     with open(path, "r+") as fh:          # same inode, same size
         fh.write(fake)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))   # same times
-    records = rebuild_study_views(str(study / "study.yaml"), repo_root=str(tmp_path),
-                                  only_if_changed=True)
-    assert records is not None, "the views were judged fresh"
+    views = refresh(open_plan(str(study / "study.yaml"), str(tmp_path)), only_if_changed=True)
+    assert views.rebuilt, "the views were judged fresh"
     lock = json.loads((study / "generated" / "repro_lock.json").read_text())
     assert [r["status"] for r in lock["records"]] == ["zzzzzz"]

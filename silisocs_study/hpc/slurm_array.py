@@ -11,7 +11,6 @@ job (``--dependency=afterany``) reconciles with Slurm and rebuilds the study's v
 """
 from __future__ import annotations
 
-import argparse
 import json
 import shlex
 import shutil
@@ -19,16 +18,16 @@ import sys
 from pathlib import Path
 
 from ..atomic import atomic_write_bytes, atomic_write_text
-from .. import COMMAND
+from ..constants import COMMAND
 from ..errors import StudyError
 from ..ledger.records import utc_now
 from .direct import write_direct_tasks
 from .groups import make_tasks
-from .options import check_selection, hooks_from, resources_from
-from .planfile import row_ranges
+from .options import SubmitOptions
+from ..planfile import row_ranges
+from .selection import runs_to_do
 from .submission import (append_submission, describe, locked_selection, new_submission_id,
-                         nothing_to_submit, runs_to_do, slurm_dir, study_ref, write_env_file,
-                         write_experiment_spec)
+                         nothing_to_submit, slurm_dir, study_ref, write_env_file)
 
 DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "slurm_scripts" / \
     "study-array-template.sh"
@@ -40,41 +39,43 @@ def default_base_script() -> Path:
     return local.resolve() if local.is_file() else DEFAULT_TEMPLATE
 
 
-def cmd_slurm_array(args: argparse.Namespace) -> int:
-    from ..plan import Plan, write_plan_json
+def submit_array(args: SubmitOptions) -> int:
+    """Write (and with ``submit``, submit) the runs still to do as a Slurm job array."""
+    from ..plan import Plan
+    from ..planfile import write_plan_json
     from ..spec.study_v1 import python_executable
 
-    check_selection(args)
-    hooks = hooks_from(args)
+    hooks = args.hooks
     base = Path(args.base_script).expanduser() if args.base_script else default_base_script()
     if not base.is_file():
         raise StudyError(f"--base-script {base}: no such file")
     runner_python = args.runner_python or sys.executable
-    resources = resources_from(args, "")
+    resources = args.resources
     if args.submit:
         from .slurm import have_slurm
 
         if not have_slurm():
             raise StudyError("sbatch not found: --submit needs a Slurm cluster (without "
                              "--submit the files and the sbatch command are written)")
-    with locked_selection(args) as (plan, records):   # one orchestrator per study
+    with locked_selection(args) as (ws, records):   # one orchestrator per study
+        plan = ws.plan
         study = plan.study
         resources.job_name = resources.job_name or f"silisocs-{study.study_id}"[:64]
         todo, decisions, queued = runs_to_do(plan, records, retry_failed=args.retry_failed,
                                              stale=args.stale)
         print(describe(plan, decisions, todo, queued))
         if not todo:
-            return nothing_to_submit(args, plan)
+            return nothing_to_submit(ws)
         selected = Plan(study, todo, plan.total, plan.filters)
-        if not args.skip_config_check:   # one-run tasks start the app with the exact overrides
+        if args.check_config:   # one-run tasks start the app with the exact overrides
             from ..launch.multirun import check_plan
 
             notes: list[str] = []
-            print(check_plan(selected, runner_python, list(args.hydra_overrides or []),
+            print(check_plan(selected, runner_python, list(args.extra_overrides),
                              warnings=notes))
             for note in notes:
                 print(f"warning: {note}", file=sys.stderr)
-        write_experiment_spec(plan)
+        ws.write_spec_copy()
         tasks = make_tasks(todo, args.array_mode, plan.filters, args.runs_per_task or 1)
         sub_id = new_submission_id()
         folder = slurm_dir(study.generated) / sub_id
@@ -91,12 +92,12 @@ def cmd_slurm_array(args: argparse.Namespace) -> int:
                       "kind": study.kind},
             "settings": {"retry_failed": bool(args.retry_failed), "stale": args.stale,
                          "timeout_seconds": args.timeout_seconds,
-                         "hydra_overrides": list(args.hydra_overrides or [])},
+                         "hydra_overrides": list(args.extra_overrides)},
             "tasks": [{"label": t.label, "run_ids": t.run_ids,
                        "rows": [list(row_of[i]) for i in t.run_ids]} for t in tasks],
         }
         atomic_write_bytes(folder / "tasks.json", json.dumps(meta, ensure_ascii=False).encode())
-        extra = list(args.hydra_overrides or [])
+        extra = list(args.extra_overrides)
         if not any("sweeper" in o for o in extra):  # sweeper settings need the multirun path
             write_direct_tasks(folder, study, tasks, runner_python, session=sub_id,
                                timeout_seconds=args.timeout_seconds, extra=extra)

@@ -13,16 +13,14 @@ Slurm about runs that have not reported yet.
 from __future__ import annotations
 
 import contextlib
-
-import argparse
 import json
 import os
 import time
 import uuid
 from pathlib import Path
 
-from ..errors import StudyError
 from ..ledger.lockfile import append_line
+from .options import SubmitOptions
 
 SUBMISSIONS = "submissions.jsonl"
 
@@ -56,90 +54,27 @@ def read_submissions(generated: Path) -> list[dict]:
     return out
 
 
-def load_selection(args: argparse.Namespace):
-    """(plan, records) for a submission: the filtered plan (experiment folder pinned) and
-    the records, reconciled with Slurm so that ended jobs count as failed and runs still
-    queued by an earlier submission are known."""
-    from ..cli import load_plan
-    from ..ledger import Ledger
-
-    plan = load_plan(args)
-    if plan.study.kind == "experiment":
-        from ..report.experiment import pin_workspace
-
-        plan = pin_workspace(args, plan)
-    elif getattr(args, "workspace", None):
-        raise StudyError("--workspace pins an experiment folder; a study.yaml's workspace "
-                         "is its own directory")
-    records = Ledger(plan.study.generated).all()
-    return plan, records
-
-
 @contextlib.contextmanager
-def locked_selection(args: argparse.Namespace):
-    """``load_selection`` under the study lock, held while the submission is decided and
-    written (``--wait``: wait for another orchestrator instead of exit 2)."""
+def locked_selection(opts: "SubmitOptions"):
+    """(workspace, records) for a submission under the study lock, held while the
+    submission is decided and written (``wait``: wait for another orchestrator instead of
+    exit 2). The workspace's plan is filtered; an experiment's folder is pinned/claimed."""
+    from ..ledger import Ledger
     from ..ledger.studylock import study_lock
+    from ..workspace import open_workspace
 
-    plan, records = load_selection(args)
-    study = plan.study
-    with study_lock(study.workspace, study=f"study {study.study_id}",
-                    wait=getattr(args, "wait", False)):
-        from ..ledger import Ledger
-
-        # what another orchestrator finished while this one waited counts
-        yield plan, Ledger(study.generated).all() if getattr(args, "wait", False) else records
-
-
-def runs_to_do(plan, records: dict, *, retry_failed: bool, stale: str, write: bool = True):
-    """(runs to submit in plan order, decisions, ids queued in earlier submissions).
-
-    Runs whose earlier job ended without reporting get their failed record first (unless
-    ``write`` is false: dry runs write nothing)."""
-    from ..launch.decide import decide
-    from .reconcile import reconcile
-
-    result = reconcile(plan.study, records, write=write)
-    view = result.records if result is not None else records
-    queued = result.queued if result is not None else {}
-    decisions = decide(plan.runs, view, retry_failed=retry_failed, stale=stale)
-    wanted = {r.run_id for r in decisions.launch} | {r.run_id for r in decisions.reuse}
-    todo = [r for r in plan.runs if r.run_id in wanted and r.run_id not in queued]
-    todo = [r for r in todo if r.reuse is not None or not _executing(r)]
-    skipped_queued = sorted(r.run_id for r in plan.runs if r.run_id in wanted
-                            and r.run_id in queued)
-    return todo, decisions, {k: queued[k] for k in skipped_queued}
+    ws = open_workspace(opts.study, opts.repo_root, filters=opts.filters,
+                        workspace=opts.workspace, extra_overrides=opts.extra_overrides)
+    study = ws.study
+    with study_lock(study.workspace, study=f"study {study.study_id}", wait=opts.wait):
+        # read under the lock: what another orchestrator finished while this one waited counts
+        yield ws, Ledger(study.generated).all()
 
 
-def _executing(run) -> bool:
-    """A live process holds the run's lease (a job of another submission, a local run)."""
-    from ..ledger import lease
-
-    holder = lease.holder(run.output_dir)
-    if holder is not None:
-        print(f"  {run.run_id} is executing in {lease.describe(holder)}: not submitted")
-    return holder is not None
-
-
-def nothing_to_submit(args: argparse.Namespace, plan) -> int:
+def nothing_to_submit(ws) -> int:
     print("No runs to submit.")
-    release_experiment_folder(args, plan)
+    ws.release()
     return 0
-
-
-def release_experiment_folder(args: argparse.Namespace, plan) -> None:
-    """Give back an experiment folder this invocation claimed but did not use."""
-    if plan.study.kind == "experiment":
-        from ..report.experiment import release_workspace
-
-        release_workspace(args)
-
-
-def write_experiment_spec(plan) -> None:
-    if plan.study.kind == "experiment":
-        from ..report.experiment import write_spec_copy
-
-        write_spec_copy(plan.study, plan)
 
 
 def describe(plan, decisions, todo, queued: dict) -> str:

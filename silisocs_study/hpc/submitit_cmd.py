@@ -11,24 +11,24 @@ by reference). Job ids go to stdout and to ``<generated>/slurm/submissions.jsonl
 """
 from __future__ import annotations
 
-import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
-from .. import COMMAND
+from ..constants import COMMAND
 from ..errors import StudyError
 from ..ledger.records import utc_now
 from .groups import make_tasks
-from .options import check_selection, hooks_from, resources_from
+from .options import SubmitOptions
+from .selection import runs_to_do
 from .submission import (append_submission, describe, locked_selection, new_submission_id,
-                         nothing_to_submit, release_experiment_folder, runs_to_do, study_ref,
-                         write_experiment_spec)
+                         nothing_to_submit, study_ref)
 
 SHOW = 10
 
 
-def job_command(study, filters, args: argparse.Namespace, python: str) -> list[str]:
+def job_command(study, filters, args: SubmitOptions, python: str) -> list[str]:
     from ..ledger.studylock import HELD_ENV
 
     # the jobs of one submission run side by side, each a `run` of its group: they share the
@@ -45,29 +45,30 @@ def job_command(study, filters, args: argparse.Namespace, python: str) -> list[s
     if args.timeout_seconds:
         cmd += ["--timeout-seconds", f"{args.timeout_seconds:g}"]
     cmd += filters.as_args()
-    if args.hydra_overrides:
-        cmd += ["--", *args.hydra_overrides]
+    if args.extra_overrides:
+        cmd += ["--", *args.extra_overrides]
     return cmd
 
 
-def cmd_submitit(args: argparse.Namespace) -> int:
-    check_selection(args)
-    hooks = hooks_from(args)
-    resources = resources_from(args, "")
+def submit_groups(args: SubmitOptions) -> int:
+    """Submit one Slurm job per group (submitit); returns after submitting."""
+    hooks = args.hooks
+    resources = args.resources
     if not args.dry_run:
         from .slurm import have_slurm
 
         if not have_slurm():
             raise StudyError("sbatch not found: submitit needs a Slurm cluster (use --dry-run "
                              "to see the jobs, or `run --launcher submitit_local`)")
-    with locked_selection(args) as (plan, records):   # one orchestrator per study
+    with locked_selection(args) as (ws, records):   # one orchestrator per study
+        plan = ws.plan
         study = plan.study
         resources.job_name = resources.job_name or f"silisocs-{study.study_id}"[:64]
         todo, decisions, queued = runs_to_do(plan, records, retry_failed=args.retry_failed,
                                              stale=args.stale, write=not args.dry_run)
         print(describe(plan, decisions, todo, queued))
         if not todo:
-            return nothing_to_submit(args, plan)
+            return nothing_to_submit(ws)
         tasks = make_tasks(todo, args.array_mode, plan.filters)
         python = sys.executable
         specs = [{"group": t.label, "run_ids": t.run_ids, "cwd": str(study.repo_root),
@@ -80,15 +81,15 @@ def cmd_submitit(args: argparse.Namespace) -> int:
             print(f"  ... and {len(specs) - SHOW} more")
         if args.dry_run:
             print("Dry run: nothing submitted.")
-            release_experiment_folder(args, plan)
+            ws.release()
             return 0
-        write_experiment_spec(plan)
+        ws.write_spec_copy()
         folder = Path(args.folder).expanduser().resolve() if args.folder else \
             study.generated / "submitit"
         sub_id = new_submission_id()
         jobs = _submit(folder, specs, resources, args.max_concurrent)
         runs: dict[str, str] = {}
-        groups = []
+        groups: list[dict[str, Any]] = []
         for spec, job in zip(specs, jobs, strict=True):
             job_id = str(job.job_id)
             for run_id in spec["run_ids"]:

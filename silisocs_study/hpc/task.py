@@ -11,12 +11,10 @@
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -62,13 +60,13 @@ def load_tasks(submission: Path) -> dict:
 
 def task_plan(submission: Path, meta: dict, index: int):
     """(head, rows, Plan) of task ``index``: only its rows are read."""
-    from .planfile import plan_from_json, read_rows
+    from ..planfile import plan_from_json, read_rows
 
     entry = meta["tasks"][index]
     plan_path = submission / meta.get("plan", PLAN_FILE)
     head, rows = read_rows(plan_path, meta["head_len"], entry["rows"])
     if [r.get("run_id") for r in rows] != entry["run_ids"]:  # plan.json was rewritten?
-        from ..plan import load_plan_json
+        from ..planfile import load_plan_json
 
         doc = load_plan_json(plan_path)
         by_id = {r["run_id"]: r for r in doc["runs"]}
@@ -78,14 +76,12 @@ def task_plan(submission: Path, meta: dict, index: int):
 
 
 def run_array_task(submission: Path, index: int) -> int:
-    from ..ledger import Ledger
-    from ..launch.reuse import record_reuse_run
-    from ..launch.decide import decide
-    from ..launch.multirun import app_commands, run_app, session_args
+    from ..launch.multirun import session_args
+    from ..launch.session import prepare
     from ..overrides import format_override
-    from ..plan import Plan, app_key
-    from ..spec.study_v1 import python_executable
-    from .planfile import write_slice
+    from ..plan import Plan
+    from ..status import is_complete
+    from ..planfile import write_slice
 
     submission = submission.resolve()
     meta = load_tasks(submission)
@@ -96,19 +92,13 @@ def run_array_task(submission: Path, index: int) -> int:
     head, rows, plan = task_plan(submission, meta, index)
     study = plan.study
     settings = meta.get("settings") or {}
-    ledger = Ledger(study.generated)
-    records = {r.run_id: rec for r in plan.runs if (rec := ledger.read(r.run_id)) is not None}
-    decisions = decide(plan.runs, records, retry_failed=bool(settings.get("retry_failed")),
-                       stale=settings.get("stale") or "rerun")
-    s = decisions.summary()
-    print(f"task {index} of {meta.get('submission')}: {len(plan.runs)} run(s) — new "
-          f"{s['new']}, retry {s['retry']}, stale {s['stale']}, skip {s['skip']}, "
-          f"failed left {s['failed_left']}, reuse {s['reuse']}", flush=True)
-    session = uuid.uuid4().hex[:12]
-    python = python_executable()
-    for run in decisions.reuse:
-        record_reuse_run(study, run, python, session)
-    launch = decisions.launch
+    stale = settings.get("stale") or "rerun"
+    session = prepare(plan, retry_failed=bool(settings.get("retry_failed")), stale=stale,
+                      adopt=False, whole_ledger=False)
+    print(f"task {index} of {meta.get('submission')}: " + session.summary_line().split(
+        ": ", 1)[1], flush=True)
+    session.record_reuse()
+    launch = session.decisions.launch
     if launch:
         ids = frozenset(r.run_id for r in launch)
         slice_path = submission / "tasks" / f"{index}.json"
@@ -116,24 +106,19 @@ def run_array_task(submission: Path, index: int) -> int:
         sweep_plan = Plan(study, launch, plan.total)
         # the task is already queued: composing each job once more before launching it
         # (the sweeper's validation) would only repeat the job's own compose error
-        hydra_args = session_args(sweep_plan, session, stale=settings.get("stale") or "rerun",
+        hydra_args = session_args(sweep_plan, session.id, stale=stale,
                                   retry_failed=bool(settings.get("retry_failed")),
                                   max_retries=int(settings.get("max_retries") or 0),
                                   timeout_seconds=settings.get("timeout_seconds")) + [
             "hydra/launcher=basic", "hydra.sweeper.validate=false",
             format_override("hydra.sweeper.plan_file", str(slice_path))]
-        commands = app_commands(launch, python, hydra_args,
-                                list(settings.get("hydra_overrides") or []))
-        for key, command in commands.items():
-            run_app(command, cwd=str(study.repo_root), ledger=ledger,
-                    ids={r.run_id for r in launch if app_key(r) == key}, session=session,
-                    log_dir=study.generated / "logs", progress=False)
+        session.launch_apps(launch, hydra_args, list(settings.get("hydra_overrides") or []),
+                            cwd=str(study.repo_root), progress=False)
     bad = []
     for run in plan.runs:
-        rec = ledger.read(run.run_id)
-        status = rec.get("status") if rec else None
-        if status not in ("success", "reused"):
-            bad.append(f"{run.run_id}: {status or 'no record'}")
+        rec = session.ledger.read(run.run_id)
+        if not is_complete(rec):
+            bad.append(f"{run.run_id}: {(rec or {}).get('status') or 'no record'}")
     print(f"task {index}: {len(plan.runs) - len(bad)} ok, {len(bad)} not ok"
           + "".join(f"\n  {b}" for b in bad[:20]), flush=True)
     return 1 if bad else 0
@@ -141,28 +126,26 @@ def run_array_task(submission: Path, index: int) -> int:
 
 def finalize(submission: Path) -> int:
     """After the array: reconcile with Slurm (once) and rebuild the study's views."""
-    from ..launch.sweep import SweepSettings, load, rebuild_study_views
     from ..ledger import Ledger
+    from ..views import refresh
+    from ..workspace import Workspace, open_plan
     from .reconcile import reconcile
 
     submission = submission.resolve()
     meta = load_tasks(submission)
     study_info = meta["study"]
-    settings = SweepSettings(study=study_info["ref"], repo_root=study_info["repo_root"],
-                             workspace=study_info.get("workspace"))
-    study, plan = load(settings, study_info["repo_root"])
+    plan = open_plan(study_info["ref"], study_info["repo_root"],
+                     workspace=study_info.get("workspace") if study_info.get("kind") ==
+                     "experiment" else None)
+    study = plan.study
     for _ in range(10):  # sacct lags the end of the tasks by a few seconds
         result = reconcile(study, Ledger(study.generated).all(), write=True)
         if result is None or not _own_unknown(result, meta):
             break
         time.sleep(2)
-    records = rebuild_study_views(str(study.file), plan=plan)
+    records = refresh(plan).records
     print(f"views rebuilt from {len(records)} record(s): {study.generated}")
-    if study.kind == "experiment":
-        from ..report.experiment import finish_experiment
-
-        return finish_experiment(plan, records)
-    return 0
+    return Workspace(plan).finish(records)
 
 
 def _own_unknown(result, meta: dict) -> bool:
@@ -175,19 +158,21 @@ def _own_unknown(result, meta: dict) -> bool:
     return False
 
 
-def main_task(args: argparse.Namespace) -> int:
-    submission = Path(args.submission)
-    if args.finalize:
+def run_task(submission: Path, *, index: int | None, offset: int = 0,
+             finalize_only: bool = False) -> int:
+    """What ``task`` runs in an array job: its index (default ``$SLURM_ARRAY_TASK_ID`` +
+    ``offset``), or the finalize step."""
+    if finalize_only:
         return finalize(submission)
-    if args.index is None:
+    if index is None:
         index_text = os.environ.get("SLURM_ARRAY_TASK_ID")
         if index_text is None:
             from ..errors import StudyError
 
             raise StudyError("task: give --index N (or run inside a Slurm array task)")
-        args.index = int(index_text) + int(args.offset or 0)
+        index = int(index_text) + int(offset or 0)
     try:
-        return run_array_task(submission, int(args.index))
+        return run_array_task(submission, int(index))
     except HookError as exc:  # pragma: no cover - hooks run in the template for arrays
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from .. import COMMAND
+from ..constants import COMMAND
 from ..errors import StudyError, did_you_mean
 from ..model import EvaluatorSpec, Run
+from ..status import COMPLETE_VALUES
 
-FINISHED = ("success", "reused")
 _EVAL_OK = ("success", "disabled")   # what a selected evaluator may report without failing
 _PREVIOUS = ".{id}.previous"   # an evaluator's earlier output, kept until its new one succeeds
 
@@ -146,7 +146,7 @@ def _re_evaluate(plan, wanted: list[str], python: str) -> ReEvaluation:
     for run in plan.runs:
         rec = ledger.read(run.run_id)
         status = rec.get("status") if rec is not None else "pending"
-        if status not in FINISHED:
+        if rec is None or status not in COMPLETE_VALUES:   # no record: "pending"
             result.not_finished[run.run_id] = str(status)
             continue
         if run.reuse is None and lease.holder(run.output_dir) is not None:
@@ -271,29 +271,14 @@ def merge_evaluations(old: list[dict], new: list[dict]) -> list[dict]:
 def _finish(plan, result: ReEvaluation) -> None:
     """Views and reports (experiments: results.yaml and post actions), as at the end of
     ``run``, from every record of the study."""
-    from ..ledger import Ledger
-    from .runner import _write_study_reports
-    from .sweep import rebuild_study_views
+    from ..views import refresh
+    from ..workspace import Workspace
+    from .runner import write_outputs
 
-    study = plan.study
-    records = rebuild_study_views(str(study.file), plan=plan, only_if_changed=True)
-    changed = records is not None
-    if records is None:   # nothing changed since the last rebuild
-        from ..ledger.views import mark_stale, sorted_records
-        from ..plan import build_plan
-
-        records = sorted_records(Ledger(study.generated).all())
-        full = plan if not plan.filters else build_plan(study)
-        mark_stale(records, {r.run_id: r.fingerprint for r in full.runs})
-    gen = study.generated
+    views = refresh(plan, only_if_changed=True)
+    gen = plan.study.generated
     print(f"Views: {gen / 'repro_lock.json'}, {gen / 'study_index.json'}")
-    if study.kind == "study" and records and (
-            changed or not (gen / "reports" / "summary.md").exists()):
-        _write_study_reports(study, records)
-    if study.kind == "experiment":
-        from ..report.experiment import finish_experiment
-
-        result.post_actions_failed = bool(finish_experiment(plan, records))
+    result.post_actions_failed = bool(write_outputs(Workspace(plan), views))
 
 
 def print_result(result: ReEvaluation) -> None:
@@ -309,30 +294,3 @@ def print_result(result: ReEvaluation) -> None:
               f"re-evaluate it again")
     if result.post_actions_failed:
         print("  [post actions] a post action of the experiment failed (see above)")
-
-
-def re_evaluate_command(args) -> int:
-    """The ``re-evaluate`` verb: load, filter, re-evaluate, print; exit 0/1 (2: StudyError)."""
-    return re_evaluate_command_result(args).exit_code
-
-
-def re_evaluate_command_result(args) -> ReEvaluation:
-    """Parsed ``re-evaluate`` arguments → the re-evaluation (printed as the verb prints it)."""
-    from ..cli import filters_from, load_plan, python_for_runs
-    from ..plan import build_plan
-
-    plan = load_plan(args)
-    full = None
-    if plan.study.kind == "experiment":
-        from ..report.experiment import load_experiment
-
-        study = load_experiment(args.study, getattr(args, "repo_root", None),
-                                workspace=getattr(args, "workspace", None))
-        plan = build_plan(study, filters_from(args))
-    elif getattr(args, "workspace", None):
-        raise StudyError("--workspace names an experiment folder; a study.yaml's workspace "
-                         "is its own directory")
-    if plan.filters:
-        full = build_plan(plan.study)
-    return re_evaluate(plan, args.evaluator, python=python_for_runs(),
-                       wait=getattr(args, "wait", False), full_plan=full)

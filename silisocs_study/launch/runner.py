@@ -7,147 +7,120 @@ attempted in this session. Progress is read from the record files, not from stdo
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-import uuid
+from typing import TYPE_CHECKING, Callable
 
-from .. import COMMAND
 from .. import overrides as ov
+from ..constants import COMMAND
 from ..errors import StorageError, StudyError
-from ..plan import app_key
+from ..options import LaunchOptions
+from ..workspace import Workspace
+from .session import Session, prepare
+
+if TYPE_CHECKING:
+    from ..views import ViewsResult
+
+#: asked before launching many runs (the CLI asks on a terminal); None: launch
+Confirm = Callable[[int, str], bool]
+CONFIRM_ABOVE = 50
 
 
-
-def run_study(args: argparse.Namespace) -> int:
-    from ..cli import load_plan
-
-    plan = load_plan(args)
-    if plan.study.kind == "experiment":  # claim the {seq} folder (or pin --workspace)
-        from ..report.experiment import pin_workspace
-
-        plan = pin_workspace(args, plan)
-    elif getattr(args, "workspace", None):
-        raise StudyError("--workspace pins an experiment folder; a study.yaml's workspace "
-                         "is its own directory")
-    study = plan.study
-    args.loaded_study = study  # for the Python API (silisocs_study.run)
-    if args.dry_run:
-        return _run(args, plan)
+def run_study(workspace: Workspace, options: LaunchOptions, *, dry_run: bool = False,
+              confirm: Confirm | None = None, wait: bool = False) -> int:
+    """Run the workspace's plan: decide, launch one Hydra multirun per app, then views,
+    reports and (experiments) results and post actions. Returns the exit code the records
+    give. ``wait``: another orchestrator runs this study: wait for it instead of exit 2."""
+    study = workspace.study
+    if dry_run:
+        return _run(workspace, options, dry_run=True, confirm=confirm)
     from ..ledger.studylock import study_lock
 
-    with study_lock(study.workspace, study=f"study {study.study_id}",
-                    wait=getattr(args, "wait", False)):   # one orchestrator per study
-        return _run(args, plan)
+    with study_lock(study.workspace, study=f"study {study.study_id}", wait=wait):
+        return _run(workspace, options, dry_run=False, confirm=confirm)   # one orchestrator
 
 
-def _run(args: argparse.Namespace, plan) -> int:
-    from ..cli import python_for_runs
-    from ..ledger import Ledger
-    from .decide import decide
-    from .reuse import record_reuse_run
-
+def _run(workspace: Workspace, options: LaunchOptions, *, dry_run: bool,
+         confirm: Confirm | None) -> int:
+    plan = workspace.plan
     study = plan.study
-    python = python_for_runs()
-    ledger = Ledger(study.generated)
-    from ..ledger.adopt import adopt_external
-
-    adopt_external(plan)   # runs silisocs' own study runner finished are complete runs here
-    from .recover import recover_finished
-
-    recover_finished(study, plan.runs, ledger, python)   # finished, then orchestrator died
-    known = ledger.all()
-    if (damaged := ledger.damaged_warning()):
-        print(damaged, file=sys.stderr)
-    decisions = decide(plan.runs, known, force=args.force,
-                       retry_failed=args.retry_failed, stale=args.stale)
-    s = decisions.summary()
-    print(f"Study {study.study_id}: {len(plan.runs)} run(s) selected"
-          f"{'' if not plan.filters else f' of {plan.total}'} — new {s['new']}, "
-          f"retry {s['retry']}, stale {s['stale']}, forced {s['forced']}, "
-          f"skip (complete) {s['skip']}, failed left {s['failed_left']}, reuse {s['reuse']}")
+    session = prepare(plan, force=options.force, retry_failed=options.retry_failed,
+                      stale=options.stale)
+    decisions = session.decisions
+    print(session.summary_line())
     if decisions.left_failed:
         print(f"  {len(decisions.left_failed)} failed run(s) are not retried "
               f"(use --retry-failed)")
-    if study.kind == "experiment":
-        from ..report.experiment import write_spec_copy
-
-        write_spec_copy(study, plan)
-    if args.dry_run:
+    workspace.write_spec_copy()
+    if dry_run:
         from ..bashgen import write_script
-        from ..plan import write_plan_json
+        from ..planfile import write_plan_json
 
-        write_plan_json(plan, study.generated / "plan.json", python)
-        write_script(plan, study.generated / "run_study.sh", python)
+        write_plan_json(plan, study.generated / "plan.json", session.python)
+        write_script(plan, study.generated / "run_study.sh", session.python)
         print(f"Dry run: wrote {study.generated / 'plan.json'} and "
               f"{study.generated / 'run_study.sh'}")
         return 0
     launch = decisions.launch
-    if len(launch) > 50 and not args.yes and sys.stdin.isatty():
-        answer = input(f"Launch {len(launch)} run(s) with the {args.launcher} launcher? [y/N] ")
-        if answer.strip().lower() not in ("y", "yes"):
-            print("Nothing launched.")
-            if study.kind == "experiment" and getattr(args, "allocated_workspace", None):
-                # a folder claimed just now is given back; a continued one keeps its files
-                from ..report.experiment import SPEC_COPY, release_workspace
+    if len(launch) > CONFIRM_ABOVE and confirm is not None and \
+            not confirm(len(launch), options.launcher):
+        print("Nothing launched.")
+        workspace.give_back()   # a folder claimed just now; a continued one keeps its files
+        return 2
+    extra = list(options.extra_overrides)
+    hydra_args = _sweeper_args(options, plan, session.id) + _launcher_args(options, plan,
+                                                                           session.id)
+    from ..plan import app_key
+    from .multirun import app_commands, check_apps
 
-                (study.workspace / SPEC_COPY).unlink(missing_ok=True)
-                release_workspace(args)
-            return 2
-    session = uuid.uuid4().hex[:12]
-    from .multirun import app_commands, check_apps, run_app
-
-    commands = app_commands(launch, python, _sweeper_args(args, plan, session) +
-                            _launcher_args(args, plan, session), list(args.hydra_overrides))
-    if (len(commands) > 1 or args.hydra_overrides) and not args.skip_config_check:
+    if options.check_config and (len({app_key(r) for r in launch}) > 1 or extra):
         # each multirun checks its own app before launching; with several apps (or overrides
         # after --, which the multirun's own command line composes first), check them all
         # first so a bad override stops the study with exit 2 before anything runs
+        commands = app_commands(launch, session.python, hydra_args, extra)
         print(f"Config check: composing the runs of {len(commands)} apps ...", flush=True)
         check_apps(study, list(commands.values()), cwd=str(study.repo_root))
-    for run in decisions.reuse:
-        record_reuse_run(study, run, python, session)
+    session.record_reuse()
     started = time.time()
-    unrun: list[str] = []
-    for key, command in commands.items():
-        ids = {r.run_id for r in launch if app_key(r) == key}
-        unrun += run_app(command, cwd=str(study.repo_root), ledger=ledger, ids=ids,
-                         session=session, log_dir=study.generated / "logs",
-                         plain=args.no_progress)
-        if args.fail_fast and _failed_in(ledger, ids, session):
-            break
-    from .sweep import rebuild_study_views
+    unrun = session.launch_apps(launch, hydra_args, extra, cwd=str(study.repo_root),
+                                live=options.progress, fail_fast=options.fail_fast)
+    return _close(workspace, session, time.time() - started, unrun)
 
-    records = rebuild_study_views(str(study.file), plan=plan, only_if_changed=True)
-    changed = records is not None
-    if records is None:   # no record (and not the study) changed since the last rebuild
-        from ..ledger.views import mark_stale, sorted_records
-        from ..plan import build_plan
 
-        records = sorted_records(known)   # what the rebuild would have returned
-        full = plan if not plan.filters else build_plan(study)
-        mark_stale(records, {r.run_id: r.fingerprint for r in full.runs})
+def _close(workspace: Workspace, session: Session, elapsed: float, unrun: list[str]) -> int:
+    """Views, the closing lines and exit code from the records, reports, results."""
+    from ..views import refresh
     from .outcome import Outcome
 
-    # every selected run, now final: the records the views were just built from
-    outcome = Outcome.read(plan.runs, {r["run_id"]: r for r in records}, session)
-    rc = _report(plan, outcome, time.time() - started, unrun, decisions)
-    if study.kind == "study" and records and (
-            changed or not (study.generated / "reports" / "summary.md").exists()):
-        _write_study_reports(study, records)
-    if study.kind == "experiment":  # results.yaml, then post_actions (after the last run)
-        from ..report.experiment import finish_experiment
+    plan = workspace.plan
+    decisions = session.decisions
+    # the runs this session recorded are read again whatever their files' signatures say;
+    # the study lock keeps other orchestrators out, so any other record changed only if
+    # its file did (size, mtime, inode). Nothing changed: the records read at the start
+    views = refresh(plan, changed=[r.run_id for r in decisions.launch + decisions.reuse],
+                    only_if_changed=True, known=session.records)
+    by_id = {r["run_id"]: r for r in views.records}
+    outcome = Outcome.read(plan.runs, by_id, session.id)   # every selected run, now final
+    rc = _report(plan, outcome, elapsed, unrun, session.decisions)
+    return max(rc, write_outputs(workspace, views))
 
-        rc = max(rc, finish_experiment(plan, records))
-    return rc
+
+def write_outputs(workspace: Workspace, views: "ViewsResult") -> int:
+    """After the views: a study's reports (when a record changed, or none exist yet), or an
+    experiment's results.yaml and post actions. Returns 1 if a post action failed."""
+    study = workspace.study
+    if not workspace.is_experiment and views.records and (
+            views.rebuilt or not (study.generated / "reports" / "summary.md").exists()):
+        _write_study_reports(study, views.records, views.analysis)
+    return workspace.finish(views.records)
 
 
-def _write_study_reports(study, records: list[dict]) -> None:
+def _write_study_reports(study, records: list[dict], analysis: dict | None) -> None:
     """A run ends with an answer: summary.md, comparison.png and the workbook."""
     try:
         from ..report.reports import write_reports
 
-        paths = write_reports(study, records=records)
+        paths = write_reports(study, records=records, analysis=analysis)
     except StorageError:
         raise   # a full disk is the user's to fix, and the exit code must say so
     except StudyError as exc:
@@ -160,15 +133,16 @@ def _write_study_reports(study, records: list[dict]) -> None:
     print(f"Report: {paths['summary']}, {paths['plot']}, {paths['workbook']}")
 
 
-def _sweeper_args(args, plan, session: str) -> list[str]:
+def _sweeper_args(options: LaunchOptions, plan, session: str) -> list[str]:
     from .multirun import session_args
 
-    return session_args(plan, session, stale=args.stale, force=args.force,
-                        retry_failed=args.retry_failed, fail_fast=args.fail_fast,
-                        max_retries=args.max_retries, timeout_seconds=args.timeout_seconds)
+    return session_args(plan, session, stale=options.stale, force=options.force, views="caller",
+                        retry_failed=options.retry_failed, fail_fast=options.fail_fast,
+                        max_retries=options.max_retries,
+                        timeout_seconds=options.timeout_seconds)
 
 
-def _launcher_args(args, plan, session: str) -> list[str]:
+def _launcher_args(args: LaunchOptions, plan, session: str) -> list[str]:
     n = args.max_concurrent
     batch = args.batch_size
     out = []
@@ -190,15 +164,6 @@ def _launcher_args(args, plan, session: str) -> list[str]:
     if batch:
         out.append(f"hydra.sweeper.max_batch_size={int(batch)}")
     return out
-
-
-def _failed_in(ledger, ids: set[str], session: str) -> bool:
-    for run_id in ids:
-        rec = ledger.read(run_id)
-        if rec is not None and rec.get("session") == session and \
-                rec.get("status") not in ("success", "reused", "running"):
-            return True
-    return False
 
 
 def _report(plan, outcome, elapsed: float, unrun: list[str], decisions) -> int:

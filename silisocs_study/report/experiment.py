@@ -9,263 +9,29 @@ An experiment folder (the rendered ``path`` of an ``experiment.<name>`` spec) ho
     reports/           summary.md, comparison.png, results.xlsx (the ``report`` post action)
 
 Everything here is a view rebuilt from *all* records of the folder, never only from the
-runs of the current invocation. The runner calls :func:`pin_workspace` before launching
-and :func:`finish_experiment` after the last run; the views hook calls :func:`after_run`.
+runs of the current invocation. The folder's life cycle (claim, continue, ``_spec_.yaml``)
+is :mod:`silisocs_study.workspace`'s; its :meth:`~silisocs_study.workspace.Workspace.finish`
+calls :func:`finish_experiment` after the last run; the views call :func:`after_run`.
 """
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..status import COMPLETE_VALUES
 from ..atomic import atomic_write_text
-from ..errors import StudyError
-from ..yamlout import dump_yaml, plain
-from .experiment_summary import (_number, _ranks, cell_label, experiment_stats,  # noqa: F401
-                                 fmt, primary_score, score_names, summary_markdown)
+from ..yamlout import dump_yaml
+from .experiment_summary import (_ranks, cell_label, experiment_stats,  # noqa: F401
+                                 primary_score, score_names, summary_markdown)
 
 SPEC_COPY = "_spec_.yaml"
 RESULTS = "results.yaml"
 REPORTS = "reports"
 RESULT_FILE = "result.json"
-_OK = ("success", "reused")
-_written: dict[str, tuple] = {}   # workspace → fingerprint of the records results.yaml shows
-
-
-# -- folders ------------------------------------------------------------------------------------
-
-def pin_workspace(args, plan):
-    """Give an experiment run its folder; returns the plan re-loaded for that folder.
-
-    ``--workspace DIR`` (or a ``_spec_.yaml`` given as the study) pins that folder. Otherwise
-    the latest folder of this experiment is continued while its runs are not all complete
-    under the current spec; a new ``{seq}`` folder is claimed atomically (``mkdir``) when the
-    latest is complete, its spec changed, or ``--new`` asks for one. The folder name is
-    recorded on ``args.allocated_workspace`` when this call created it.
-    """
-    from ..cli import filters_from
-    from ..plan import build_plan
-    from ..spec import load_study
-    from ..spec.experiment import allocate_path
-
-    study = plan.study
-    pinned = getattr(args, "workspace", None) or study.meta.get("pinned_folder")
-    args.allocated_workspace = None
-    value = f"{study.file}#{study.name}"
-    there = None
-    if pinned:
-        folder = Path(os.path.expanduser(str(pinned))).resolve()
-        if folder.exists() and not folder.is_dir():
-            raise StudyError(f"--workspace {pinned}: not a directory")
-        state = "resuming" if (folder / "generated" / "records").is_dir() else "new"
-    else:
-        folder, state = None, "new"
-        if not getattr(args, "new", False):
-            folder, state, there = _continuable(study, filters_from(args))
-        if folder is None:
-            folder = allocate_path(study.repo_root, study.meta["path_template"], study.name,
-                                   create=True)
-            args.allocated_workspace = str(folder)
-    if there is None:   # not the latest folder _continuable already loaded
-        there = load_study(value, study.repo_root, workspace=folder)
-        _refold(there, plan.study)
-    study = there
-    study.extra_overrides, study.warnings = plan.study.extra_overrides, plan.study.warnings
-    print(f"Experiment folder: {folder} ({state})")
-    return build_plan(study, filters_from(args))
-
-
-def _refold(study, planned) -> None:
-    """The overrides given after `--`, folded into the re-loaded study too."""
-    if planned.extra_overrides:
-        from ..extra_overrides import fold_extra_overrides
-
-        fold_extra_overrides(study, planned.extra_overrides)
-
-
-def _continuable(study, filters) -> tuple[Path | None, str, Any]:
-    """(the latest folder, why, the study loaded for it) when a plain ``run`` should
-    continue it, else (None, why, None)."""
-    from ..ledger import Ledger
-    from ..plan import build_plan
-    from ..spec import load_study
-
-    folders = experiment_folders(study)
-    if not folders:
-        return None, "new", None
-    latest = folders[-1]
-    there = load_study(f"{study.file}#{study.name}", study.repo_root, workspace=latest)
-    _refold(there, study)
-    full = build_plan(there)
-    wanted = {r.run_id: r.fingerprint for r in full.runs}
-    records = Ledger(there.generated).all()
-    if any(wanted.get(run_id) != rec.get("fingerprint") for run_id, rec in records.items()):
-        return None, f"new: the spec changed since {latest.name}", None
-    selected = build_plan(there, filters).runs if filters else full.runs
-    if all((records.get(r.run_id) or {}).get("status") in _OK for r in selected):
-        return None, f"new: {latest.name} is complete", None
-    return (latest, "continuing: its runs are not all complete (--new starts a new folder)",
-            there)
-
-
-def release_workspace(args) -> None:
-    """Remove a folder :func:`pin_workspace` created when nothing was written into it."""
-    folder = getattr(args, "allocated_workspace", None)
-    if folder:
-        try:
-            os.rmdir(folder)
-        except OSError:
-            pass
-
-
-def experiment_folders(study) -> list[Path]:
-    """Existing folders of this experiment (its ``path`` template), oldest first.
-
-    ``{date}`` matches YYYY-MM-DD and ``{seq}`` digits; folders are ordered by their
-    (date, seq) values in template order, then by modification time. A folder counts when
-    it has ``_spec_.yaml`` naming this experiment and spec file, or (no ``_spec_.yaml``)
-    a ``generated/`` directory.
-    """
-    from .. import templates
-
-    template = study.meta.get("path_template") or ""
-    marks = {"date": "\x01", "seq": "\x02"}
-    try:
-        rendered = templates.render(template, {**marks, "name": study.name})
-    except templates.TemplateError:
-        return []
-    path = Path(os.path.expanduser(rendered.rstrip("/") or "."))
-    if not path.is_absolute():
-        path = Path(study.repo_root) / path
-    parts = path.parts
-    found: list[tuple[Path, tuple]] = [(Path(parts[0]), ())]
-    for part in parts[1:]:
-        if "\x01" not in part and "\x02" not in part:
-            found = [(p / part, key) for p, key in found if (p / part).is_dir()]
-            continue
-        kinds = [c for c in part if c in "\x01\x02"]
-        regex = re.compile("".join(
-            r"(\d{4}-\d{2}-\d{2})" if c == "\x01" else r"(\d+)" if c == "\x02" else re.escape(c)
-            for c in part))
-        nxt = []
-        for parent, key in found:
-            try:
-                children = list(os.scandir(parent))
-            except OSError:
-                continue
-            for child in children:
-                m = regex.fullmatch(child.name)
-                if m and child.is_dir():
-                    vals = tuple(int(g) if k == "\x02" else g for k, g in zip(kinds, m.groups()))
-                    nxt.append((Path(child.path), key + vals))
-        found = nxt
-    out = []
-    for folder, key in found:
-        if not folder.is_dir():
-            continue
-        spec = _read_spec_copy(folder)
-        if spec is not None:
-            if spec.get("experiment") != study.name or (
-                    spec.get("spec_file") and Path(spec["spec_file"]) != Path(study.file)):
-                continue
-        elif not (folder / "generated").is_dir():
-            continue
-        out.append((key, folder.stat().st_mtime, folder))
-    return [f for _, _, f in sorted(out, key=lambda t: (t[0], t[1]))]
-
-
-def latest_folder(study) -> Path | None:
-    """The newest folder of this experiment that holds records (None if none)."""
-    for folder in reversed(experiment_folders(study)):
-        if (folder / "generated" / "records").is_dir():
-            return folder
-    return None
-
-
-def load_experiment(value, repo_root=None, *, workspace=None, cwd: Path | None = None):
-    """Load an experiment spec pinned to ``workspace`` or, if None, its latest folder.
-
-    For the ``report`` verb and :func:`silisocs_study.load`. Raises StudyError when no
-    folder exists yet.
-    """
-    from ..spec import load_study
-
-    if workspace is not None:
-        return load_study(value, repo_root, cwd=cwd, workspace=Path(workspace).resolve())
-    study = load_study(value, repo_root, cwd=cwd)
-    if study.kind != "experiment":
-        return study
-    folder = latest_folder(study)
-    if folder is None:
-        raise StudyError(f"experiment '{study.name}' has no folder with records yet "
-                         f"(looked for {study.meta.get('path_template')} under "
-                         f"{study.repo_root}); run it first or name the folder",
-                         file=study.display_file)
-    return load_study(value, repo_root, cwd=cwd, workspace=folder)
-
-
-def _read_spec_copy(folder: Path) -> dict | None:
-    import yaml
-
-    try:
-        data = yaml.load((folder / SPEC_COPY).read_text(encoding="utf-8"),
-                         Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, yaml.YAMLError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-# -- _spec_.yaml --------------------------------------------------------------------------------
-
-def resolved_spec(study, plan=None) -> dict:
-    """The experiment as it ran: its block with ``!ref`` resolved, the scenario, axes, points."""
-    from ..ledger.records import utc_now
-    from ..plan import build_plan
-    from ..spec.yamlload import Ref
-
-    raw = study.raw or {}
-    block = raw.get(f"experiment.{study.name}")
-    if block is None and isinstance(raw.get("experiment"), dict):
-        block = raw["experiment"].get(study.name)
-    block = dict(block or {})
-    scen_name = study.meta.get("scenario")
-    scenario = raw.get(f"scenario.{scen_name}")
-    if scenario is None and isinstance(raw.get("scenario"), dict):
-        scenario = raw["scenario"].get(scen_name)
-    if isinstance(block.get("scenario"), Ref):
-        block["scenario"] = {"name": scen_name, **dict(scenario or {})}
-    elif isinstance(block.get("scenario"), dict):
-        scenario = block["scenario"]
-    group = study.groups[0]
-    runs = (plan if plan is not None and not plan.filters else build_plan(study)).runs
-    return plain({
-        "experiment": study.name,
-        "spec_file": str(study.file),
-        "folder": str(study.workspace),
-        "repo_root": str(study.repo_root),
-        "written_at": utc_now(),
-        "description": study.meta.get("description"),
-        "spec": block,
-        "scenario": {"name": scen_name, **dict(scenario or {})},
-        "mode": study.meta.get("mode"),
-        "axes": study.meta.get("axes"),
-        "axis_overrides": {a: k for a, k in group.axis_keys},
-        "post_actions": [("report --show" if arg else "report") if kind == "report"
-                         else {"shell": arg} for kind, arg in study.post_actions],
-        "points": [{"run_id": r.run_id, **(r.axes or {})} for r in runs],
-    })
-
-
-def write_spec_copy(study, plan=None) -> Path:
-    target = Path(study.workspace) / SPEC_COPY
-    text = ("# The resolved spec of this experiment folder (written by `silisocs-study run`).\n"
-            + dump_yaml(resolved_spec(study, plan), flow=None))
-    atomic_write_text(target, text)
-    return target
 
 
 # -- results.yaml -------------------------------------------------------------------------------
@@ -297,7 +63,7 @@ def result_entry(rec: dict, *, in_plan: bool = True) -> dict:
         try:
             result = json.loads((Path(run_dir) / RESULT_FILE).read_text(encoding="utf-8"))
         except FileNotFoundError:
-            if status in _OK:
+            if status in COMPLETE_VALUES:
                 error = f"{RESULT_FILE} missing in {run_dir}"
         except (OSError, ValueError) as exc:
             error = f"{RESULT_FILE} unreadable: {exc}"
@@ -307,8 +73,8 @@ def result_entry(rec: dict, *, in_plan: bool = True) -> dict:
     entry["status"] = status
     scores = result.get("scores") if result else None
     entry["scores"] = {k: v for k, v in scores.items()} if isinstance(scores, dict) else {}
-    entry["success"] = bool(result.get("success")) if result and status in _OK else False
-    if status not in _OK and not error:
+    entry["success"] = bool(result.get("success")) if result and status in COMPLETE_VALUES else False
+    if status not in COMPLETE_VALUES and not error:
         error = "the run has not finished" if status == "running" else f"status {status}"
     if error:
         entry["error"] = error
@@ -323,10 +89,16 @@ def result_entry(rec: dict, *, in_plan: bool = True) -> dict:
 
 
 def write_results(study, records, *, plan=None) -> tuple[Path, list[dict]]:
+    """results.yaml from these records (replaced only when its text changes)."""
     results = build_results(study, records, plan=plan)
     target = Path(study.workspace) / RESULTS
-    atomic_write_text(target, dump_yaml(results, flow=None) if results else "[]\n")
-    _written[str(study.workspace)] = _records_key(records)
+    text = dump_yaml(results, flow=None) if results else "[]\n"
+    try:
+        same = target.read_text(encoding="utf-8") == text and not target.is_symlink()
+    except (OSError, UnicodeDecodeError):
+        same = False
+    if not same:
+        atomic_write_text(target, text)
     return target, results
 
 
@@ -337,16 +109,8 @@ def after_run(study, records) -> None:
     write_results(study, records)
 
 
-def _records_key(records) -> tuple:
-    return tuple(sorted((r.get("run_id"), r.get("attempt_id"), r.get("status"),
-                         bool(r.get("stale"))) for r in records if isinstance(r, dict)))
-
-
 def ensure_results(study, records, *, plan=None) -> list[dict]:
-    """results.yaml for these records (rewritten unless this process just wrote it)."""
-    target = Path(study.workspace) / RESULTS
-    if _written.get(str(study.workspace)) == _records_key(records) and target.is_file():
-        return build_results(study, records, plan=plan)
+    """results.yaml for these records; returns its entries."""
     return write_results(study, records, plan=plan)[1]
 
 
@@ -356,7 +120,7 @@ def write_experiment_reports(study, records) -> list[Path]:
     """results.yaml + reports/summary.md, reports/comparison.png, reports/results.xlsx.
 
     ``records``: every record of the folder (e.g. ``Ledger(study.generated).all().values()``
-    or what ``rebuild_study_views`` returns). Returns the written paths in that order.
+    or the records of a views refresh). Returns the written paths in that order.
     """
     from ..plan import build_plan
     from .experiment_figures import write_comparison_png, write_workbook
@@ -474,5 +238,4 @@ def finish_experiment(plan, records: list[dict]) -> int:
 
 
 __all__ = ["after_run", "write_experiment_reports", "run_post_actions", "show_reports",
-           "build_results", "experiment_stats", "pin_workspace", "finish_experiment",
-           "write_spec_copy", "experiment_folders", "latest_folder", "load_experiment"]
+           "build_results", "experiment_stats", "finish_experiment"]

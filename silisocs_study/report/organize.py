@@ -40,12 +40,6 @@ from ..ledger.lockfile import exclusive
 from .contrasts import analyze
 from .tree import TreeCache, write_tree
 
-# Hidden channels of the old views hook, kept until its callers use views.refresh (which
-# passes ``force`` and gets the error back from :func:`organize`, never through these).
-LAST_ERROR: str | None = None
-FORCE = False            # the `organize` verb sets it: rebuild even when nothing changed
-
-
 @dataclass(frozen=True)
 class Organized:
     """What :func:`organize` did."""
@@ -80,17 +74,6 @@ def organize(study, records, *, force: bool = False, analysis: dict | None = Non
               f"`silisocs-study --study {getattr(study, 'display_file', '')} organize` "
               f"retries", file=sys.stderr)
         return Organized(None, error)
-
-
-def organize_after_run(study, records) -> None:
-    """The old views hook: :func:`organize` with ``FORCE``, its error in ``LAST_ERROR``."""
-    global LAST_ERROR
-    LAST_ERROR = None
-    try:
-        LAST_ERROR = organize(study, records, force=FORCE).error
-    except StorageError as exc:
-        LAST_ERROR = exc.format()
-        raise
 
 
 # -- building -------------------------------------------------------------------------------

@@ -1,0 +1,79 @@
+"""``plan``, ``generate-bash``, ``schema``: what a study will do, without running it."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from ..errors import StudyError
+from ..plan import Plan
+from ..spec.study_v1 import python_executable
+
+MAX_WARNINGS = 10   # plan-time warnings printed (a study reusing 50 old runs has 100)
+
+
+def checked_plan(plan: Plan, *, check_config: bool, extra: Sequence[str]) -> str:
+    """Print the plan-time warnings and compose the runs with their app (unless
+    ``check_config`` is false); returns the check's summary line."""
+    notes = list(plan.study.warnings)
+    if not check_config:
+        summary = ("Config check: skipped (output keys shown as ++output_dir; the app's config "
+                   "decides at launch)")
+    else:
+        from ..launch.multirun import check_plan
+
+        summary = check_plan(plan, python_executable(), list(extra), warnings=notes)
+    print_warnings(notes)
+    return summary
+
+
+def print_warnings(notes: list[str]) -> None:
+    for note in notes[:MAX_WARNINGS]:
+        print(f"warning: {note}", file=sys.stderr)
+    if len(notes) > MAX_WARNINGS:
+        print(f"warning: ... and {len(notes) - MAX_WARNINGS} more like these", file=sys.stderr)
+
+
+def _write(writer: Callable[[Plan, Path, str], object], plan: Plan, output: str) -> None:
+    """Run a file writer; an unwritable output is a user error (exit 2), not a crash."""
+    try:
+        writer(plan, Path(output), python_executable())
+    except IsADirectoryError:
+        raise StudyError(f"--output {output}: is a directory") from None
+    except OSError as exc:
+        raise StudyError(f"--output {output}: cannot write: {exc.strerror or exc}") from None
+
+
+def show_plan(plan: Plan, *, output: str | None, first: int, check_config: bool,
+              extra: Sequence[str]) -> int:
+    from ..planview import describe_plan
+
+    checked = checked_plan(plan, check_config=check_config, extra=extra)
+    if output:
+        from ..planfile import write_plan_json
+
+        _write(write_plan_json, plan, output)
+    print(describe_plan(plan, first=first))
+    print(checked)
+    if output:
+        print(f"Plan written: {output}")
+    return 0
+
+
+def generate_bash(plan: Plan, *, output: str, check_config: bool, extra: Sequence[str]) -> int:
+    from ..bashgen import write_script
+
+    checked = checked_plan(plan, check_config=check_config, extra=extra)
+    _write(write_script, plan, output)
+    print(checked)
+    print(f"Wrote {output} ({sum(1 for r in plan.runs if r.reuse is None)} command(s), "
+          f"{sum(1 for r in plan.runs if r.reuse is not None)} reuse comment(s))")
+    return 0
+
+
+def schema(which: str) -> int:
+    from ..spec.schema import json_schema
+
+    print(json.dumps(json_schema(which), indent=2))
+    return 0

@@ -1,0 +1,61 @@
+"""``status``: counts per hypothesis × condition, failures, stale runs — from the records."""
+from __future__ import annotations
+
+import json
+import sys
+
+from ..launch.status import STATUS_ORDER, study_status
+from ..ledger import Ledger
+from ..plan import Plan
+
+
+def status(plan: Plan, *, as_json: bool = False) -> int:
+    if plan.study.kind == "study":   # runs the silisocs runner made count as ours
+        from ..ledger.adopt import adopt_external
+
+        adopted = adopt_external(plan)
+        if adopted and not as_json:
+            print(f"Adopted {len(adopted)} run(s) recorded by the silisocs runner")
+    ledger = Ledger(plan.study.generated)
+    records = ledger.all()
+    damaged = dict(ledger.damaged)   # not JSON, not an object, another run's, a FIFO...
+    from ..hpc.reconcile import reconcile_slurm
+
+    records = reconcile_slurm(plan.study, records) or records
+    data = study_status(plan, records)
+    data["damaged"] = damaged
+    warning = ledger.damaged_warning()
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return 0
+    if plan.study.kind == "experiment":
+        print(f"Experiment folder: {plan.study.workspace}")
+    _print_table(data)
+    return 0
+
+
+def _print_table(data: dict) -> None:
+    print(f"Study {data['study_id']}: " + ", ".join(
+        f"{s} {data['totals'][s]}" for s in STATUS_ORDER if data["totals"].get(s)))
+    header = ("hypothesis/condition",) + STATUS_ORDER
+    table = [header] + [(key,) + tuple(str(c.get(s, 0)) for s in STATUS_ORDER)
+                        for key, c in data["groups"].items()]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  " + "  ".join(c.ljust(w) for c, w in zip(row, widths)))
+        if i == 0:
+            print("  " + "  ".join("-" * w for w in widths))
+    if data["failed"]:
+        print("Failed runs:")
+        for f in data["failed"]:
+            print(f"  [{f['status']}] {f['run_id']}: {f['error']}")
+            if f["log_path"]:
+                print(f"      log: {f['log_path']}")
+            for line in f["error_tail"]:
+                print(f"      | {line}")
+    if data["stale"]:
+        print(f"Stale runs (completed with an older plan): {len(data['stale'])}")
+        for run_id in data["stale"][:20]:
+            print(f"  {run_id}")
