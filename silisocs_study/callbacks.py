@@ -27,7 +27,6 @@ from hydra.experimental.callback import Callback
 
 from .jobs import JOB_ENV
 
-VIEWS_DONE_ENV = "SILISOCS_STUDY_VIEWS_DONE"
 ATTEMPT_ENV = "SILISOCS_ATTEMPT_ID"
 
 
@@ -274,16 +273,24 @@ class StudyCallback(Callback):
             _make_picklable(job_return)
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        """Rebuild the views unless the study sweeper already did in this process."""
+        """Rebuild the views after a multirun of another sweeper that names a study (the
+        study sweeper rebuilds them itself, or leaves them to its caller: its ``views``)."""
         from omegaconf import OmegaConf
 
-        study = OmegaConf.select(config, "hydra.sweeper.study", default=None)
-        if not study or not self.rebuild_views or os.environ.get(VIEWS_DONE_ENV):
-            return
-        from .launch.sweep import rebuild_study_views
+        from .launch.settings import TARGET
 
-        rebuild_study_views(str(study), OmegaConf.select(config, "hydra.sweeper.repo_root",
-                                                         default=None),
-                            cwd=OmegaConf.select(config, "hydra.runtime.cwd", default=None),
-                            workspace=OmegaConf.select(config, "hydra.sweeper.workspace",
-                                                       default=None))
+        study = OmegaConf.select(config, "hydra.sweeper.study", default=None)
+        ours = OmegaConf.select(config, "hydra.sweeper._target_", default=None) == TARGET
+        if not study or not self.rebuild_views or ours:
+            return
+        from pathlib import Path
+
+        from .views import refresh
+        from .workspace import open_plan
+
+        cwd = OmegaConf.select(config, "hydra.runtime.cwd", default=None)
+        root = OmegaConf.select(config, "hydra.sweeper.repo_root", default=None)
+        plan = open_plan(str(study), root or cwd, cwd=Path(cwd) if cwd else None,
+                         workspace=OmegaConf.select(config, "hydra.sweeper.workspace",
+                                                    default=None))
+        refresh(plan)

@@ -50,7 +50,7 @@ class StudySweeper(Sweeper):
         from silisocs_study.launch.sweep import StudySweep, SweepSettings
 
         try:
-            settings = SweepSettings(study=self.study, **self.params)
+            settings = SweepSettings.from_params(study=self.study, **self.params)
             sweep = StudySweep(settings, config=self.config, hydra_context=self.hydra_context,
                                launcher=self.launcher, validate_fn=self.validate_batch_is_legal)
             return sweep.run(arguments)

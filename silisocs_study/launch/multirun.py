@@ -22,14 +22,15 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .. import overrides as ov
 from ..errors import StudyError
 from ..model import AppFacts, Run, Study
 from ..plan import COMMAND_APP, app_key
+from .settings import SweepSettings
 
 CRASH_MARK = "job process ended without reporting"
-DEFER_VIEWS_ENV = "SILISOCS_STUDY_DEFER_VIEWS"   # = the session whose views the caller rebuilds
 
 
 @dataclass
@@ -66,39 +67,35 @@ class AppCommand:
         return tag
 
 
+def study_settings(plan, **settings: Any) -> SweepSettings:
+    """The sweeper settings that name the study and its selection, plus ``settings``."""
+    study = plan.study
+    f = plan.filters
+    selection: dict[str, Any] = {key: sorted(values) or None for key, values in (
+        ("only_hypothesis", f.hypotheses), ("only_condition", f.conditions),
+        ("only_sub_experiment", f.sub_experiments), ("only_seed", [str(v) for v in f.seeds]),
+        ("only_run_id", f.run_ids))}
+    return SweepSettings(study=str(study.file), repo_root=str(study.repo_root),
+                         workspace=str(study.workspace), **selection, **settings)
+
+
 def study_args(plan) -> list[str]:
     """The sweeper overrides that name the study and its selection (every app's multirun)."""
-    study = plan.study
-    out = ["hydra/sweeper=study",
-           ov.format_override("hydra.sweeper.study", str(study.file)),
-           ov.format_override("hydra.sweeper.repo_root", str(study.repo_root)),
-           ov.format_override("hydra.sweeper.workspace", str(study.workspace))]
-    f = plan.filters
-    for key, values in (("only_hypothesis", f.hypotheses), ("only_condition", f.conditions),
-                        ("only_sub_experiment", f.sub_experiments),
-                        ("only_seed", [str(v) for v in f.seeds]), ("only_run_id", f.run_ids)):
-        if values:
-            out.append(ov.format_override(f"hydra.sweeper.{key}", sorted(values)))
-    return out
+    return ["hydra/sweeper=study", *study_settings(plan).as_overrides()]
 
 
 def session_args(plan, session: str, *, stale: str = "rerun", force: bool = False,
                  retry_failed: bool = False, fail_fast: bool = False, max_retries: int = 0,
-                 timeout_seconds: float | None = None) -> list[str]:
-    """``study_args`` plus one invocation's session and resume settings."""
-    out = study_args(plan) + [
-        ov.format_override("hydra.sweeper.session", session),
-        ov.format_override("hydra.sweeper.stale", stale),
-        ov.format_override("hydra.sweep.dir", str(plan.study.generated / "hydra" / session))]
-    for flag, key in ((force, "force"), (retry_failed, "retry_failed"),
-                      (fail_fast, "fail_fast")):
-        if flag:
-            out.append(f"hydra.sweeper.{key}=true")
-    if max_retries:
-        out.append(f"hydra.sweeper.max_retries={int(max_retries)}")
-    if timeout_seconds:
-        out.append(f"hydra.sweeper.timeout_seconds={float(timeout_seconds)}")
-    return out
+                 timeout_seconds: float | None = None, views: str = "here") -> list[str]:
+    """``study_args`` plus one invocation's session and resume settings (``views``: who
+    rebuilds the views after the multirun)."""
+    settings = study_settings(plan, session=session, stale=stale, force=force,
+                              retry_failed=retry_failed, fail_fast=fail_fast,
+                              max_retries=int(max_retries), views=views,
+                              timeout_seconds=float(timeout_seconds) if timeout_seconds
+                              else None)
+    return ["hydra/sweeper=study", *settings.as_overrides(),
+            ov.format_override("hydra.sweep.dir", str(plan.study.generated / "hydra" / session))]
 
 
 def check_plan(plan, python: str, extra: list[str], *, warnings: list[str]) -> str:
@@ -131,7 +128,7 @@ def app_commands(runs: list[Run], python: str, hydra_args: list[str], extra: lis
 # -- plan-time composition check ---------------------------------------------------------------
 
 def check_apps(study: Study, commands: list[AppCommand], *, cwd: str,
-               warnings: list[str] | None = None) -> dict[tuple, AppFacts]:
+               warnings: list[str] | None = None) -> dict[tuple, AppFacts | None]:
     """Compose every group of every app once (in parallel, one process per app) and return
     each app's facts; a group that does not compose is a StudyError at its study.yaml line.
     An app that cannot start here (not installed on this machine) is not checked: a note in
@@ -143,7 +140,7 @@ def check_apps(study: Study, commands: list[AppCommand], *, cwd: str,
         jobs = [(c, Path(tmp) / f"check_{i}.json") for i, c in enumerate(commands)]
         with ThreadPoolExecutor(workers) as pool:
             results = list(pool.map(lambda job: _check_one(*job, cwd=cwd), jobs))
-    facts: dict[tuple, AppFacts] = {}
+    facts: dict[tuple, AppFacts | None] = {}   # None: the report had no facts
     groups = {g.key: g for g in study.groups}
     from ..appconfig import locate
 
@@ -281,8 +278,7 @@ def _watch(cmd, *, cwd: str, log_path: Path, ledger, ids: set, session: str, pro
 
     env = dict(os.environ)
     env.setdefault("HYDRA_FULL_ERROR", "1")
-    env[DEFER_VIEWS_ENV] = session   # the caller rebuilds the views once at the end
-    from .guard import guarded
+    from ..procs import guarded
 
     from ..atomic import storage_failure
 
