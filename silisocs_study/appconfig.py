@@ -55,10 +55,11 @@ def locate(study: Study, group: Group, message: str, *, prefix: str = "") -> Stu
             if name == bare or name == key or name.startswith(group_name + "/") and \
                     "." not in bare:
                 return study.error(path, text)
-    for role, key in group.inject.items():
-        if not key:
+    for role, injected in group.inject.items():
+        if not injected:
             continue
-        bares = {"output_dir", "output_rootname"} if key == AUTO_OUTPUT else {ov.split_key(key)[1]}
+        bares = ({"output_dir", "output_rootname"} if injected == AUTO_OUTPUT
+                 else {ov.split_key(injected)[1]})
         if any(name in bares for name in names):
             where = ("study", "run_defaults", "inject", role) if study.kind == "study" else \
                 group.path
@@ -68,7 +69,7 @@ def locate(study: Study, group: Group, message: str, *, prefix: str = "") -> Stu
             if missing and missing.group(1) in bares:
                 return study.error(where, prefix + _missing_key(study, group, role,
                                                                 missing.group(1)))
-            hint = (f" (the planner injects '{key}' for {role}; set run_defaults.inject."
+            hint = (f" (the planner injects '{injected}' for {role}; set run_defaults.inject."
                     f"{role} to the app's key, or null)") if study.kind == "study" else ""
             return study.error(where, text + hint)
     return study.error(group.path, text)

@@ -5,6 +5,7 @@ naming what and where; exit 1 once something was written, else 2)."""
 from __future__ import annotations
 
 import errno as _errno
+from typing import TypeGuard
 
 
 class StudyError(Exception):
@@ -130,7 +131,7 @@ def _rebuild_storage_error(path, what, reason, errno, hint, exit_code) -> Storag
     return StorageError(path, what, reason, errno=errno, hint=hint, exit_code=exit_code)
 
 
-def is_storage_errno(exc: BaseException, *, missing: bool = False) -> bool:
+def is_storage_errno(exc: BaseException, *, missing: bool = False) -> TypeGuard[OSError]:
     """An OSError a user fixes on their side (``missing``: a vanished folder counts too)."""
     if not isinstance(exc, OSError) or isinstance(exc, StorageError):
         return False

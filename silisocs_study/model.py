@@ -108,7 +108,7 @@ class Group:
     timeout_seconds: float | None = None
     reuse: tuple[tuple[ReuseRef, str, int], ...] = ()   # (ref, scenario, seed)
     scenarios: tuple[str, ...] = ()
-    seeds: tuple[int, ...] = ()
+    seeds: tuple[int, ...] | range = ()   # a range stays a range (counted, not listed)
     points: tuple[dict, ...] = ()               # experiment specs: axis assignments
     axis_keys: tuple[tuple[str, str | None], ...] = ()  # (axis name, override key)
     checkpoint_default: int | None = None       # cadence injected when the app has sim.checkpoint

@@ -100,7 +100,8 @@ class ProcessState:
         if self._restore_logging():
             changed.append("logging")
         if warnings.filters != self.warning_filters:
-            warnings.filters[:] = self.warning_filters
+            # typeshed declares warnings.filters a Sequence; at runtime it is the list to restore
+            warnings.filters[:] = self.warning_filters  # type: ignore[index]
             warnings._filters_mutated()  # type: ignore[attr-defined]
         left = kill_new_descendants(self.processes)
         if left:

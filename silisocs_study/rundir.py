@@ -17,7 +17,7 @@ from pathlib import Path
 ATTEMPTS_SUFFIX = ".attempts"
 
 
-def move_aside(folder: str | os.PathLike, protect: tuple = ()) -> str | None:
+def move_aside(folder: str | os.PathLike[str], protect: tuple = ()) -> str | None:
     """Rename a non-empty ``folder`` to a fresh sibling; returns the new path (None: nothing
     to move). Never deletes anything, and never moves a folder that holds (or is) one of
     ``protect`` (the repo root, the study's workspace...): such a run folder is left as is."""
@@ -59,7 +59,7 @@ def hydra_entries(job_name: str | None, output_subdir: str | None) -> set[str]:
     return names
 
 
-def wrote_nothing(folder: str | os.PathLike, ignore: set[str]) -> bool:
+def wrote_nothing(folder: str | os.PathLike[str], ignore: set[str]) -> bool:
     """True when ``folder`` is missing or holds only names in ``ignore``."""
     try:
         with os.scandir(folder) as entries:
@@ -71,7 +71,7 @@ def wrote_nothing(folder: str | os.PathLike, ignore: set[str]) -> bool:
 MAX_NAMED = 5   # files named in a warning
 
 
-def top_files(folder: str | os.PathLike) -> dict[str, tuple[int, int]] | None:
+def top_files(folder: str | os.PathLike[str]) -> dict[str, tuple[int, int]] | None:
     """The regular files directly in ``folder``: name → (size, mtime_ns). One scandir, no
     recursion (a run's working directory is usually the repo root). None: unreadable."""
     out: dict[str, tuple[int, int]] = {}
@@ -89,7 +89,7 @@ def top_files(folder: str | os.PathLike) -> dict[str, tuple[int, int]] | None:
     return out
 
 
-def changed_files(folder: str | os.PathLike, before: dict | None) -> list[str]:
+def changed_files(folder: str | os.PathLike[str], before: dict | None) -> list[str]:
     """Names of the files directly in ``folder`` created or rewritten since ``before``
     (a :func:`top_files` snapshot), sorted."""
     if before is None:
@@ -98,7 +98,7 @@ def changed_files(folder: str | os.PathLike, before: dict | None) -> list[str]:
     return sorted(name for name, stamp in after.items() if before.get(name) != stamp)
 
 
-def cwd_note(folder: str | os.PathLike, cwd: str | None, before: dict | None) -> str:
+def cwd_note(folder: str | os.PathLike[str], cwd: str | None, before: dict | None) -> str:
     """The part of an empty-folder warning that names what the run changed in its working
     directory instead ('' when nothing, or when the working directory is the run folder)."""
     if not cwd or before is None:
@@ -119,7 +119,7 @@ def cwd_note(folder: str | os.PathLike, cwd: str | None, before: dict | None) ->
 DONE_NAME = ".silisocs-done"   # written the moment an attempt's app or command finishes
 
 
-def write_done(folder: str | os.PathLike, *, attempt_id: str | None, status: str,
+def write_done(folder: str | os.PathLike[str], *, attempt_id: str | None, status: str,
                exit_code: int | None, error: str | None = None) -> None:
     """Record, in the run folder, that an attempt finished and how — before anything else
     happens (evaluators, the record): an orchestrator killed in between finds it and records
@@ -135,7 +135,7 @@ def write_done(folder: str | os.PathLike, *, attempt_id: str | None, status: str
     atomic_write_bytes(Path(folder) / DONE_NAME, json.dumps(doc).encode())
 
 
-def read_done(folder: str | os.PathLike) -> dict | None:
+def read_done(folder: str | os.PathLike[str]) -> dict | None:
     import json
 
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from itertools import count
+from typing import Any
 
 import numpy as np
 import numpy.ma  # noqa: F401 - np.unique loads it on first use (numpy 2.4): pay that at import, not mid-evaluation
@@ -14,7 +15,7 @@ def _same(value: object) -> object:
 
 
 def renumber(raw: np.ndarray, seen: list, normalize: Callable[[object], object] = _same,
-             sort_key: Callable[[object], object] | None = None,
+             sort_key: Callable[[Any], Any] | None = None,
              sort_key_factory: Callable[[list], Callable[[object], object]] | None = None) -> tuple[np.ndarray, list]:
     """``(codes, uniques)`` from first-seen codes ``raw`` into ``seen``, with
     ``uniques[codes[i]] == normalize(seen[raw[i]])`` and uniques sorted by ``sort_key`` (or by the
@@ -35,7 +36,7 @@ def _renumber(raw: np.ndarray, raw_uniques: list, normalize, sort_key) -> tuple[
 
 
 def factorize(values: Iterable[object], size: int, normalize: Callable[[object], object] = _same,
-              sort_key: Callable[[object], object] | None = None,
+              sort_key: Callable[[Any], Any] | None = None,
               sort_key_factory: Callable[[list], Callable[[object], object]] | None = None) -> tuple[np.ndarray, list]:
     """``renumber`` for ``size`` hashable values coded here in one go."""
     table: defaultdict[object, int] = defaultdict(count().__next__)

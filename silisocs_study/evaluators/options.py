@@ -5,9 +5,10 @@ Kept import-light (stdlib only) because the registry and the CLI import it eager
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 NO_PLOTS_ENV = "SILISOCS_EVAL_NO_PLOTS"
 _TRUE = {"1", "true", "yes", "on"}
@@ -50,7 +51,7 @@ def parse_options(args: Sequence[str] = (), context: Mapping[str, object] | None
     plots = _flag(ctx.get("plots", True)) and not _flag(os.environ.get(NO_PLOTS_ENV, ""))
     carry = ctx.get("carry_forward")
     carry_forward = None if carry is None else _flag(carry)
-    posts = [str(p) for p in ctx.get("postprocessors", ()) or ()]  # type: ignore[union-attr]
+    posts = [str(p) for p in cast("Iterable[object]", ctx.get("postprocessors", ()) or ())]
     cwd = Path(str(ctx.get("cwd") or Path.cwd()))
 
     items = [str(a) for a in args]

@@ -340,22 +340,22 @@ def numeric_figure(label: str, episodes: Sequence[object], means: Sequence[float
     return fig
 
 
-def wordcount_figure(series: Sequence[Mapping[str, object]], order: Sequence[object] = (),
+def wordcount_figure(series: Sequence[Mapping[str, Any]], order: Sequence[object] = (),
                      run_title: str | None = None):
     """Mean words per free-text answer per episode, one line per probe (episodes in ``order``);
     the y axis leaves headroom above the highest point, so no line runs into the frame."""
     fig, ax = new_figure()
-    present = {repr(e) for s in series for e in s["episodes"]}  # type: ignore[union-attr]
+    present = {repr(e) for s in series for e in s["episodes"]}
     all_eps = [e for e in order if repr(e) in present]
     known = {repr(e) for e in all_eps}
-    all_eps += [e for s in series for e in s["episodes"] if repr(e) not in known]  # type: ignore[union-attr]
+    all_eps += [e for s in series for e in s["episodes"] if repr(e) not in known]
     xs = episode_axis(ax, all_eps)
     pos = dict(zip(map(repr, all_eps), xs))
     styles = label_styles([str(s["label"]) for s in series])
     highest: list[float] = []
     for s in series:
-        eps = list(s["episodes"])  # type: ignore[call-overload]
-        words = [float(w) for w in s["mean_words"]]  # type: ignore[union-attr]
+        eps = list(s["episodes"])
+        words = [float(w) for w in s["mean_words"]]
         color, line, mark = styles[str(s["label"])]
         ax.plot([pos[repr(e)] for e in eps], words, marker=mark if _marker(len(eps)) else None,
                 markersize=4, linewidth=1.8, linestyle=line, color=color, label=short(s["label"]))
@@ -407,7 +407,7 @@ def plot_top_tokens(path: Path, *args: Any, **kwargs: Any) -> str:
     return save_figure(top_tokens_figure(*args, **kwargs), path)
 
 
-def render_probe_plots(plot_dir: Path, data: Mapping[str, object],
+def render_probe_plots(plot_dir: Path, data: Mapping[str, Any],
                        identity: Mapping[str, Any] | None = None) -> tuple[list[str], list[str]]:
     """Draw every plot the data allows; returns ``(generated files, errors)``, never raises per plot.
 
@@ -426,23 +426,23 @@ def render_probe_plots(plot_dir: Path, data: Mapping[str, object],
         except Exception as exc:  # noqa: BLE001 - one bad plot must not cost the others
             errors.append(f"{name}: {type(exc).__name__}: {exc}")
 
-    for s in data.get("choice", []):  # type: ignore[union-attr]
+    for s in data.get("choice", []):
         name = unique_name("choice", s["label"], used)
         attempt(name, lambda s=s, name=name: plot_choice(
             plot_dir / name, s["label"], s["probe_type"], s["episodes"], s["counts"], s["order"],
             run_title))
-    for s in data.get("numeric", []):  # type: ignore[union-attr]
+    for s in data.get("numeric", []):
         name = unique_name("numeric", s["label"], used)
         attempt(name, lambda s=s, name=name: plot_numeric(
             plot_dir / name, s["label"], s["episodes"], s["mean"], s["stdev"], s["n"], s.get("scale"),
             run_title))
-    freetext = list(data.get("freetext", []))  # type: ignore[call-overload]
+    freetext = list(data.get("freetext", []))
     if freetext:
         attempt("freetext_wordcount_over_time.png",
                 lambda: plot_wordcount(plot_dir / "freetext_wordcount_over_time.png", freetext,
-                                       list(data.get("episode_order", [])),  # type: ignore[call-overload]
+                                       list(data.get("episode_order", [])),
                                        run_title))
-    top = list(data.get("top_tokens", []))  # type: ignore[call-overload]
+    top = list(data.get("top_tokens", []))
     if top:
         labels = [str(s["label"]) for s in freetext]
         attempt("freetext_top_tokens.png",

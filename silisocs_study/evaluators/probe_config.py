@@ -105,7 +105,8 @@ def load_probe_config(run_dir: Path) -> ProbeConfig:
         if isinstance(deployment, Mapping) and deployment.get("hold_last_response") is True:
             cfg.hold_last_response = True
         for key, entry in _probe_entries(block.get("probes")):
-            data = entry.get("probe_data") if isinstance(entry.get("probe_data"), Mapping) else {}
+            probe_data = entry.get("probe_data")
+            data = probe_data if isinstance(probe_data, Mapping) else {}
             name = entry.get("probe_name") or entry.get("name") or data.get("name") or key
             raw_type = entry.get("probe_type") or entry.get("type") or entry.get("_target_")
             if not name:
@@ -142,7 +143,8 @@ def _read_silisocs_view(doc: Mapping, cfg: ProbeConfig) -> None:
         if not isinstance(item, Mapping):
             continue
         kind = str(item.get("probe_type") or "Unknown")
-        data = item.get("probe_data") if isinstance(item.get("probe_data"), Mapping) else {}
+        probe_data = item.get("probe_data")
+        data = probe_data if isinstance(probe_data, Mapping) else {}
         for name in (item.get("probe_name"), data.get("name")):
             if name:
                 cfg.silisocs_types[str(name)] = kind

@@ -11,6 +11,7 @@ import operator
 from dataclasses import dataclass, replace
 from itertools import repeat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -278,7 +279,8 @@ def carry_forward(rows: ProbeRows) -> tuple[ProbeRows, int]:
         "episode": ep_code[new_ep], "response": rows.response[new_src],
         "mode": np.full(added, modes.index(IMPUTED_MODE), dtype=np.int64),
     }
-    arrays = {name: np.concatenate([getattr(rows, name), extra[name]]) for name in _COLUMNS}
+    # Any: mypy checks ** against every field of ProbeRows, not just the array columns named here
+    arrays: dict[str, Any] = {name: np.concatenate([getattr(rows, name), extra[name]]) for name in _COLUMNS}
     out = replace(rows, modes=modes, **arrays)
     if rows.has_return is not None:
         out.has_return = np.concatenate([rows.has_return, np.ones(added, dtype=bool)])

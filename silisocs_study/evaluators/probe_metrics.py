@@ -247,7 +247,8 @@ def _per_type(stats: dict[str, LabelStats]) -> dict[str, dict]:
     return {kind: out[kind] for kind in sorted(out)}
 
 
-def _row_counts(rows: ProbeRows, ep_numbers: list[int], by_agent: np.ndarray, n_ep: int) -> tuple[dict, dict, dict]:
+def _row_counts(rows: ProbeRows, ep_numbers: list[int], by_agent: np.ndarray | slice,
+                n_ep: int) -> tuple[dict, dict, dict]:
     """silisocs' ``per_episode`` / ``per_agent`` / ``per_agent_per_episode``: rows per episode number,
     per agent and per agent and episode (``system`` is no agent)."""
     numbers = np.asarray(ep_numbers or [0], dtype=np.int64)
@@ -284,7 +285,7 @@ def _per_episode_detail(rows: ProbeRows, stats: dict[str, LabelStats], present: 
     return out
 
 
-def _per_agent_detail(rows: ProbeRows, present: np.ndarray, by_agent: np.ndarray, n_lab: int,
+def _per_agent_detail(rows: ProbeRows, present: np.ndarray, by_agent: np.ndarray | slice, n_lab: int,
                       n_ep: int) -> tuple[dict, dict]:
     agent, episode, label = rows.agent[by_agent], rows.episode[by_agent], rows.label[by_agent]
     cells, cell_tot = weighted_unique(agent * n_ep + episode)

@@ -68,8 +68,8 @@ class ReadStats:
         for sample in part.bad_samples:
             if len(self.bad_samples) < MAX_BAD_SAMPLES:
                 line = sample["line"]
-                ok = isinstance(line, int) and line >= 0
-                self.bad_samples.append(dict(sample, line=line + line_base + 1 if ok else 0))
+                shifted = line + line_base + 1 if isinstance(line, int) and line >= 0 else 0
+                self.bad_samples.append(dict(sample, line=shifted))
 
 
 @contextmanager

@@ -19,13 +19,16 @@ import sys
 import types
 from array import array
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from itertools import count
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .reader import BLOCK_BYTES, BlockParser, EventFile, ReadStats, iter_buffers, paused_gc
+
+if TYPE_CHECKING:   # numpy is imported where it is used: helpers start without it
+    import numpy as np
 
 #: ``code(buffer, bad, stats) -> lines in buffer``: codes a buffer's good rows into the column parts.
 BufferCoder = Callable[[bytes, Callable[[int, str], None], ReadStats], int]
@@ -44,7 +47,8 @@ class RowSpec(Protocol):
     """What each row is coded into: ``width`` columns, coded by ``coder`` into ``parts``; a spec may
     name ``raw_columns`` whose parts hold values rather than codes."""
 
-    width: int
+    @property
+    def width(self) -> int: ...   # read-only: a frozen dataclass field or a property
 
     def coder(self, tables: list[dict], parts: list[array]) -> BufferCoder: ...
 
@@ -112,12 +116,13 @@ def plan_segments(files: list[EventFile], pieces_wanted: int) -> list[Segment]:
     if pieces_wanted <= 1 or total == 0:
         return [Segment(ef, 0, None) for ef in files]
     target = max(total / pieces_wanted, MIN_SEGMENT_BYTES)
-    segments = []
+    segments: list[Segment] = []
     for ef, size in zip(files, sizes):
         pieces = max(1, round(size / target))
         bounds = [size * i // pieces for i in range(pieces + 1)]
-        bounds[-1] = None  # the last piece reads to the end, even if the file grew since stat()
-        segments += [Segment(ef, lo, hi) for lo, hi in zip(bounds, bounds[1:])]
+        # the last piece reads to the end (None), even if the file grew since stat()
+        ends: list[int | None] = [*bounds[1:-1], None]
+        segments += [Segment(ef, lo, hi) for lo, hi in zip(bounds, ends)]
     return segments
 
 
@@ -136,16 +141,21 @@ def code_segment(segment: Segment, spec: RowSpec, tables: list[dict] | None = No
                  block_bytes: int = BLOCK_BYTES) -> SegmentResult:
     """Code every good row of a segment against ``tables`` (``None``: private ones, worker side)."""
     own = tables is None
-    if own:
+    if tables is None:
         tables = [defaultdict(count().__next__) for _ in range(spec.width)]
     stats = ReadStats()
     parts = [array("q") for _ in range(spec.width)]
     code = spec.coder(tables, parts)
     seen = 0
+
+    def bad_from(b: int) -> Callable[[int, str], None]:
+        """Report a bad line ``i`` of a buffer that starts ``b`` lines into the segment."""
+        return lambda i, why: stats.bad(segment.file, b + i, why)
+
     with paused_gc():
         try:
             for buf in iter_buffers(segment.file.path, segment.start, segment.end, block_bytes):
-                seen += code(buf, lambda i, why, b=seen: stats.bad(segment.file, b + i, why), stats)
+                seen += code(buf, bad_from(seen), stats)
         except OSError as exc:
             stats.bad(segment.file, -1, f"unreadable: {exc}")
     return SegmentResult([list(t) for t in tables] if own else None, [p.tobytes() for p in parts], seen, stats)
@@ -175,7 +185,7 @@ def code_columns(files: list[EventFile], spec: RowSpec, stats: ReadStats, worker
         if own_pool is not None:
             own_pool.close()
 
-    raw = getattr(spec, "raw_columns", frozenset())  # stored values, not codes: nothing to remap
+    raw: Container[int] = getattr(spec, "raw_columns", frozenset())  # stored values, not codes: nothing to remap
     streams: list[tuple[str, list]] = []
     line_base: dict[str, int] = {}
     for seg, res in zip(segments, results):  # segment order, so first-seen order matches a serial read
@@ -197,7 +207,7 @@ def code_columns(files: list[EventFile], spec: RowSpec, stats: ReadStats, worker
 
 
 def code_rows(files: list[EventFile], getter: Callable, fallback: Callable, stats: ReadStats,
-              workers: int | None = None) -> tuple[dict, list[tuple[str, object]]]:
+              workers: int | None = None) -> tuple[dict, list[tuple[str, np.ndarray]]]:
     """One value per row: ``(table, [(game_master, int64 ndarray of codes), ...])`` in file order."""
     tables, streams = code_columns(files, GetterSpec(getter, fallback), stats, workers)
     return tables[0], [(gm, columns[0]) for gm, columns in streams]

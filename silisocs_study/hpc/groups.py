@@ -58,7 +58,7 @@ def make_tasks(runs: list[Run], mode: str, user: Filters, runs_per_task: int = 1
                ) -> list[Task]:
     """Group ``runs`` (plan order) into tasks; run mode packs ``runs_per_task`` per task."""
     if mode == "run" and runs_per_task > 1:
-        tasks = []
+        tasks: list[Task] = []
         for i in range(0, len(runs), runs_per_task):
             chunk = runs[i:i + runs_per_task]
             ids = frozenset(r.run_id for r in chunk)

@@ -42,7 +42,8 @@ def _package_key(source: Any, config_path: str) -> tuple | None:
     return ("pkg", source.path, source._normalize_file_name(config_path))
 
 
-def _wrap(cls: type, key_of: Callable[[Any, str], tuple | None]) -> None:
+# cls: one of Hydra's ConfigSource classes (Hydra is untyped); its load_config is replaced
+def _wrap(cls: Any, key_of: Callable[[Any, str], tuple | None]) -> None:
     original = cls.load_config
     if getattr(original, _MARK, False):
         return

@@ -18,7 +18,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: no leases
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # optional module: None off POSIX
 
 LEASE_NAME = ".silisocs-lease"
 

@@ -22,7 +22,7 @@ from ..errors import StudyError
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not POSIX: no study lock
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]  # optional module: None off POSIX
 
 HELD_ENV = "SILISOCS_STUDY_LOCK"   # the workspace whose lock a parent process holds for us
 

@@ -166,6 +166,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
     reserved = set(reserved_keys(group.inject))
     for key in group.overrides:
         if ov.split_key(key)[1] in reserved | set(k for _, k in axis_keys if k):
+            assert scen is not None   # overrides are only ever set from the scenario section
             raise scen.error("overrides", f"override '{key}' is set per run (axis or inject)")
 
     return Study(
@@ -301,8 +302,8 @@ def _points(exp: Section, axes: dict[str, list], singulars: list[str]) -> list[d
                 zipped.add(n)
             lengths = {len(axes[n]) for n in resolved}
             if len(lengths) != 1:
-                sizes = ", ".join(f"{n}={len(axes[n])}" for n in resolved)
-                raise exp.doc.error(zpath, f"zipped axes must have equal lengths ({sizes})")
+                shown = ", ".join(f"{n}={len(axes[n])}" for n in resolved)
+                raise exp.doc.error(zpath, f"zipped axes must have equal lengths ({shown})")
             groups.append(resolved)
     sizes: list[tuple[str, int]] = []
     for axis in singulars:
@@ -464,7 +465,7 @@ def _post_actions(exp: Section) -> tuple:
         return ()
     if not isinstance(value, list):
         raise exp.error("post_actions", f"expected a list, got {describe(value)}")
-    actions = []
+    actions: list[tuple[str, bool | str]] = []   # ("report", show) | ("shell", command)
     for i, item in enumerate(value):
         path = exp.path + ("post_actions", i)
         if isinstance(item, str):

@@ -1,10 +1,11 @@
 """Typed, located access to YAML mappings: every failed check names its path and line."""
 from __future__ import annotations
 
+import builtins
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Literal, overload
 
 from .. import numeric
 from ..errors import StudyError, did_you_mean
@@ -60,6 +61,11 @@ class Section:
     def has(self, key: str) -> bool:
         return key in self.data and self.data[key] is not None
 
+    @overload
+    def section(self, key: str, *, required: Literal[True]) -> "Section": ...
+    @overload
+    def section(self, key: str, *, required: bool = False) -> "Section | None": ...
+
     def section(self, key: str, *, required: bool = False) -> "Section | None":
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
@@ -82,13 +88,15 @@ class Section:
             raise self.error(key, "must be a non-empty string")
         return value
 
-    def id(self, key: str, default: Any = None, *, required: bool = False) -> Any:
+    def id(self, key: builtins.str, default: Any = None, *,
+           required: builtins.bool = False) -> Any:
         value = self.str(key, default, required=required)
         if value is not None and value is not default:
             check_id(self.doc, self.path + (key,), value)
         return value
 
-    def int(self, key: str, default: Any = None, *, minimum: int | None = None) -> Any:
+    def int(self, key: builtins.str, default: Any = None, *,
+            minimum: builtins.int | None = None) -> Any:
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
             return default
@@ -98,7 +106,7 @@ class Section:
             raise self.error(key, f"must be >= {minimum}, got {value}")
         return value
 
-    def count(self, key: str, default: Any = None, *, minimum: int = 1) -> Any:
+    def count(self, key: builtins.str, default: Any = None, *, minimum: builtins.int = 1) -> Any:
         """An integer from ``minimum`` (1, or 0 where 0 means none) to numeric.MAX_COUNT."""
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
@@ -108,7 +116,7 @@ class Section:
             raise self.error(key, problem)
         return value
 
-    def seconds(self, key: str) -> float | None:
+    def seconds(self, key: builtins.str) -> float | None:
         """A duration: a finite number of seconds above 0 (nan, inf, 0 and -1 are refused)."""
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
@@ -119,7 +127,7 @@ class Section:
             raise self.error(key, problem)
         return float(value)
 
-    def module(self, key: str, default: Any = None) -> Any:
+    def module(self, key: builtins.str, default: Any = None) -> Any:
         """A Python module name for ``python -m`` (dotted identifiers)."""
         value = self.str(key, default)
         if value is not None and value is not default and not MODULE_RE.match(value):
@@ -127,7 +135,7 @@ class Section:
                                   f"Python module name like 'examples.socialsim'")
         return value
 
-    def repo_path(self, key: str, repo_root: Path) -> Path | None:
+    def repo_path(self, key: builtins.str, repo_root: Path) -> Path | None:
         """A file path setting: relative to the repo root, which it may not climb out of
         with '..' (an absolute or ~ path may point anywhere)."""
         value = self.str(key)
@@ -144,7 +152,7 @@ class Section:
             return repo_root / norm
         return Path(os.path.normpath(path))
 
-    def bool(self, key: str, default: bool) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool) -> builtins.bool:
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
             return default
@@ -152,7 +160,8 @@ class Section:
             raise self.error(key, f"expected true or false, got {describe(value)}")
         return value
 
-    def choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+    def choice(self, key: builtins.str, choices: tuple[builtins.str, ...],
+               default: builtins.str) -> builtins.str:
         value = self.str(key, default)
         if value not in choices:
             options = " | ".join(choices)
@@ -161,7 +170,8 @@ class Section:
         return value
 
     # -- lists ------------------------------------------------------------------------------
-    def int_list(self, key: str, default: Any = None, *, unique: bool = True) -> Any:
+    def int_list(self, key: builtins.str, default: Any = None, *,
+                 unique: builtins.bool = True) -> Any:
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
             return default
@@ -181,8 +191,8 @@ class Section:
                 seen.add(v)
         return value
 
-    def str_list(self, key: str, default: Any = None, *, ids: bool = False,
-                 allow_scalar: bool = False) -> Any:
+    def str_list(self, key: builtins.str, default: Any = None, *, ids: builtins.bool = False,
+                 allow_scalar: builtins.bool = False) -> Any:
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
             return default
@@ -199,7 +209,7 @@ class Section:
             seen.add(v)
         return value
 
-    def command(self, key: str) -> Any:
+    def command(self, key: builtins.str) -> Any:
         """A command given as a string (shell-split) or a list of strings."""
         import shlex
 
@@ -221,7 +231,7 @@ class Section:
             raise self.error(key, "must be a non-empty command")
         return tuple(argv)
 
-    def mapping(self, key: str) -> dict:
+    def mapping(self, key: builtins.str) -> dict:
         value = self.data.get(key, _MISSING)
         if value is _MISSING or value is None:
             return {}

@@ -40,7 +40,7 @@ def _obj(properties: dict, *, required: tuple[str, ...] = (), description: str =
     return schema
 
 
-_ANY = {}
+_ANY: dict[str, Any] = {}
 _STR = {"type": "string", "minLength": 1, "pattern": r"\S"}
 _BOOL = {"type": "boolean"}
 _INT = {"type": "integer"}

@@ -105,7 +105,7 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
         "/runs/{hypothesis_id}/{condition_id}/{scenario}/seed_{seed}/run"
     d_output = template(defaults, "output_root_override", default_output)
     d_overrides, d_paths = _overrides_level(defaults, inline=True)
-    checkpoint_default = DEFAULT_CHECKPOINT
+    checkpoint_default: int | None = DEFAULT_CHECKPOINT
     if "checkpoint_every_n_steps" in defaults.data:   # written (null/false/0 turn it off)
         checkpoint_default = None
         checkpoint = defaults.data["checkpoint_every_n_steps"]
@@ -415,6 +415,7 @@ def _parse_reuse(cond: Section, reuse: Section | None, scenarios, seeds, repo_ro
         sec = Section.of(reuse.doc, reuse.path + ("runs", i), item, "a mapping")
         sec.check_keys(REUSE_RUN_KEYS)
         source = _reuse_path(sec, "source", repo_root, required=True)
+        assert source is not None   # required=True: a missing source raised above
         evaluation = _reuse_path(sec, "eval", repo_root, required=False)
         scenario = sec.id("scenario", scenarios[0])
         seed = sec.int("seed", seeds[0])

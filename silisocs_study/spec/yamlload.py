@@ -41,7 +41,8 @@ from yaml.events import (AliasEvent, DocumentStartEvent, MappingEndEvent, Mappin
 from ..errors import StudyError
 
 try:  # the C parser is several times faster; marks are the same
-    from yaml._yaml import CParser as _Parser
+    from yaml._yaml import CParser
+    _Parser: type = CParser
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _Parser = yaml.SafeLoader
 
@@ -323,6 +324,7 @@ class _Builder:
         """Keys from ``<<`` sources (earlier sources win) the mapping does not set itself."""
         out: dict = {}
         where = self.value_marks.get(frame.path + ("<<",))
+        assert frame.merges is not None   # only called for a mapping with a '<<' key
         for source in frame.merges:
             for key, value in source.items():
                 if key not in frame.data and key not in out:
