@@ -16,9 +16,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from .errors import StorageError, is_storage_errno, note_written, storage_error
+
+R = TypeVar("R")
 
 LINK_HINT = ("silisocs-study never writes through a link inside the study: replace the link "
              "with a regular file or folder (or remove it)")
@@ -100,9 +102,19 @@ def note_replaced_link(target: Path | str, what: str) -> None:
           f"regular file (the link's target is untouched)", file=sys.stderr)
 
 
-def atomic_write_bytes(target: Path | str, data: bytes, *, mode: int | None = None,
-                       what: str | None = None, below: Path | str | None = None) -> None:
-    """Write to a temp file in the same directory, fsync, then os.replace over ``target``.
+def write_fully(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` (os.write may write less than it is given)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def atomic_replace(target: Path | str, fill: Callable[[int], R], *, mode: int | None = None,
+                   what: str | None = None, below: Path | str | None = None) -> R:
+    """Replace ``target`` atomically: ``fill(fd)`` writes a temp file in the same directory
+    (and returns what the caller wants to know of it), which gets its mode, is fsynced and
+    renamed over ``target`` (a symlink there is replaced, never followed). Returns what
+    ``fill`` returned.
 
     ``what`` names the file in a StorageError (default: its name); ``below``: the folder
     under which no folder on the way may be a symlink (see :func:`refuse_links`)."""
@@ -116,12 +128,13 @@ def atomic_write_bytes(target: Path | str, data: bytes, *, mode: int | None = No
     except OSError as exc:
         raise storage_failure(exc, target, what, shape=True) from None
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        # mkstemp creates 0600; give the file the mode a plain open() would (umask applies)
-        os.chmod(tmp, mode if mode is not None else 0o666 & ~current_umask())
+        try:
+            result = fill(fd)
+            # mkstemp creates 0600; give the file the mode a plain open() would (umask applies)
+            os.fchmod(fd, mode if mode is not None else 0o666 & ~current_umask())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         note_replaced_link(target, what)
         os.replace(tmp, target)
     except BaseException as exc:
@@ -133,6 +146,13 @@ def atomic_write_bytes(target: Path | str, data: bytes, *, mode: int | None = No
             raise storage_failure(exc, target, what, shape=True) from None
         raise
     note_written()
+    return result
+
+
+def atomic_write_bytes(target: Path | str, data: bytes, *, mode: int | None = None,
+                       what: str | None = None, below: Path | str | None = None) -> None:
+    """``data`` at ``target``, replaced atomically (see :func:`atomic_replace`)."""
+    atomic_replace(target, lambda fd: write_fully(fd, data), mode=mode, what=what, below=below)
 
 
 def atomic_write_text(target: Path | str, text: str, *, mode: int | None = None,

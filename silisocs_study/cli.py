@@ -36,30 +36,28 @@ class BadNumber:
         return f"<refused {self.text!r}: {self.problem}>"
 
 
-def _int_type(minimum: int, maximum: int, what: str) -> Callable[[str], Any]:
+def _number_type(convert: Callable[[str], Any], check: Callable[[Any], str | None],
+                 what: str) -> Callable[[str], Any]:
+    """An argparse type: the number ``convert`` reads, or a BadNumber saying what is wrong."""
     def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
             return BadNumber(text, f"must be {what}, got {text!r}")
-        problem = count_problem(value, minimum=minimum, maximum=maximum)
+        problem = check(value)
         return BadNumber(text, problem) if problem else value
 
     parse.__name__ = what.replace(" ", "_")   # argparse names the type in some messages
     return parse
 
 
-def _number_type(maximum: float, what: str) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = float(text)
-        except ValueError:
-            return BadNumber(text, f"must be {what}, got {text!r}")
-        problem = number_problem(value, maximum=maximum, what=what)
-        return BadNumber(text, problem) if problem else value
+def _int_type(minimum: int, maximum: int, what: str) -> Callable[[str], Any]:
+    return _number_type(int, lambda v: count_problem(v, minimum=minimum, maximum=maximum),
+                        what)
 
-    parse.__name__ = what.replace(" ", "_")
-    return parse
+
+def _float_type(maximum: float, what: str) -> Callable[[str], Any]:
+    return _number_type(float, lambda v: number_problem(v, maximum=maximum, what=what), what)
 
 
 #: 1, 2, ... (jobs, CPUs, nodes, batch sizes, runs per task, minutes)
@@ -67,9 +65,9 @@ positive_int = _int_type(1, MAX_COUNT, "a positive integer")
 #: 0, 1, ... where 0 means "none" (retries, GPUs) or is a valid index
 non_negative_int = _int_type(0, MAX_COUNT, "an integer >= 0")
 #: seconds: a finite number above 0, at most MAX_SECONDS
-seconds = _number_type(MAX_SECONDS, "a positive number of seconds")
+seconds = _float_type(MAX_SECONDS, "a positive number of seconds")
 #: gigabytes of memory
-gigabytes = _number_type(MAX_MEM_GB, "a positive number of GB")
+gigabytes = _float_type(MAX_MEM_GB, "a positive number of GB")
 
 
 def _check_numbers(args: Args) -> None:

@@ -45,7 +45,8 @@ from typing import Any, Callable, Iterable, NamedTuple
 
 from .ledger import views as lv
 from .ledger.lockfile import exclusive
-from .ledger.records import READ_FLAGS, check_record, generator, read_record_file, utc_now
+from .ledger.records import (READ_FLAGS, check_record, generator, parse_record_bytes,
+                             read_open_file, read_record_file, utc_now)
 
 CACHE_VERSION = 1
 _MAGIC = b"silisocs-study views index\n"
@@ -166,8 +167,6 @@ def _read(records_dir: Path, name: str) -> _Read | None:
     """One record file, read once and classified as ``Ledger.read`` does (None: gone).
     A regular file is read here; anything else (a link, FIFO, folder...) is classified by
     ``read_record_file``, which never follows a link and never blocks."""
-    import orjson
-
     path = os.path.join(records_dir, name)
     try:
         fd = os.open(path, READ_FLAGS)
@@ -179,25 +178,14 @@ def _read(records_dir: Path, name: str) -> _Read | None:
         st = os.fstat(fd)
         if not _stat.S_ISREG(st.st_mode):
             return _odd(path)
-        data = os.read(fd, st.st_size + 1)
-        if len(data) > st.st_size:   # it grew meanwhile (not ours: ours are replaced whole)
-            chunks = [data]
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-            data = b"".join(chunks)
+        data = read_open_file(fd, st.st_size)
     finally:
         os.close(fd)
     sig = (st.st_size, st.st_mtime_ns, st.st_ino)
     digest = hashlib.blake2b(data, digest_size=_DIGEST).digest()
-    rec = None
-    if not data.strip():   # the reasons read_record_file gives
-        why: str | None = "empty"
-    else:
-        try:
-            rec = orjson.loads(data)
-            why = check_record(rec, name[:-5])
-        except ValueError:
-            why = f"not valid JSON ({len(data)} bytes; truncated or garbage)"
+    rec, why = parse_record_bytes(data)   # the reasons read_record_file gives
+    if why is None:
+        why = check_record(rec, name[:-5])
     return _Read(sig, digest, None, why) if why is not None else _Read(sig, digest, rec, None)
 
 

@@ -305,14 +305,26 @@ def read_record_file(path: str) -> tuple[Any, str | None]:
         if not stat.S_ISREG(st.st_mode):
             kind = next((name for test, name in _KIND if test(st.st_mode)), "special file")
             return None, f"{kind}, not a regular file"
-        data = os.read(fd, st.st_size + 1)
-        if len(data) > st.st_size:   # it grew meanwhile (not ours: ours are replaced whole)
-            chunks = [data]
-            while chunk := os.read(fd, 1 << 20):
-                chunks.append(chunk)
-            data = b"".join(chunks)
+        data = read_open_file(fd, st.st_size)
     finally:
         os.close(fd)
+    return parse_record_bytes(data)
+
+
+def read_open_file(fd: int, size: int) -> bytes:
+    """All of an open regular file whose size was ``size`` (it may have grown meanwhile:
+    not ours, ours are replaced whole), in one read when it did not."""
+    data = os.read(fd, size + 1)
+    if len(data) > size:
+        chunks = [data]
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        data = b"".join(chunks)
+    return data
+
+
+def parse_record_bytes(data: bytes) -> tuple[Any, str | None]:
+    """(parsed content, None) or (None, why a record file with these bytes is damaged)."""
     if not data.strip():
         return None, "empty"
     try:

@@ -26,13 +26,11 @@ from __future__ import annotations
 import errno
 import os
 import re
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, NamedTuple, Sequence
 
-from ..atomic import make_dirs, note_replaced_link, storage_failure
-from ..errors import note_written
+from ..atomic import atomic_replace, write_fully
 from ..plan import natural_key
 from ..status import COMPLETE_VALUES
 from ..yamlout import dump_yaml, plain
@@ -213,65 +211,37 @@ def write_view(path: Path, layout: Layout, items: Sequence[bytes | Span]) -> Wri
     """Replace the view at ``path`` atomically (temp file, fsync, rename; a symlink there is
     replaced, never followed) with ``layout`` around ``items``: fragments, or spans of the
     old file holding consecutive fragments, ``layout.sep`` between items."""
-    from ..atomic import current_umask
 
-    what = f"the view {path.name}"
-    make_dirs(path.parent, what)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise storage_failure(exc, path, what, shape=True) from None
-    try:
-        try:
-            _fill(fd, layout, items)
-            os.fchmod(fd, 0o666 & ~current_umask())
-            os.fsync(fd)
-            st = os.fstat(fd)
-            edges = edges_of(fd, st.st_size)
-        finally:
-            os.close(fd)
-        note_replaced_link(path, what)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise storage_failure(exc, path, what, shape=True) from None
-        raise
-    note_written()
-    return Written(st.st_size, st.st_mtime_ns, st.st_ino, edges)
+    def fill(fd: int) -> Written:
+        _fill(fd, layout, items)
+        st = os.fstat(fd)   # size and mtime stay as they are through fchmod and fsync
+        return Written(st.st_size, st.st_mtime_ns, st.st_ino, edges_of(fd, st.st_size))
+
+    return atomic_replace(path, fill, what=f"the view {path.name}")
 
 
 def _fill(fd: int, layout: Layout, items: Sequence[bytes | Span]) -> None:
     if not items:
-        _write(fd, layout.head + layout.empty)
+        write_fully(fd, layout.head + layout.empty)
         return
-    _write(fd, layout.head + layout.open)
+    write_fully(fd, layout.head + layout.open)
     pending: list[bytes] = []     # consecutive fragments: joined, one write
     first = True
     for item in items:
         if isinstance(item, Span):
             if pending:
-                _write(fd, (b"" if first else layout.sep) + layout.sep.join(pending))
+                write_fully(fd, (b"" if first else layout.sep) + layout.sep.join(pending))
                 pending, first = [], False
             if not first and layout.sep:
-                _write(fd, layout.sep)
+                write_fully(fd, layout.sep)
             _copy(item, fd)
             first = False
         else:
             pending.append(item)
     if pending:
-        _write(fd, (b"" if first else layout.sep) + layout.sep.join(pending))
+        write_fully(fd, (b"" if first else layout.sep) + layout.sep.join(pending))
     if layout.tail:
-        _write(fd, layout.tail)
-
-
-def _write(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
+        write_fully(fd, layout.tail)
 
 
 _NO_COPY_RANGE = (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL, errno.EBADF,
@@ -296,7 +266,7 @@ def _copy(span: Span, out: int) -> None:
         chunk = os.pread(span.fd, min(left, 1 << 20), offset)
         if not chunk:
             raise ViewChanged(f"view ended {left} byte(s) early")
-        _write(out, chunk)
+        write_fully(out, chunk)
         offset, left = offset + len(chunk), left - len(chunk)
 
 
