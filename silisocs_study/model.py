@@ -189,6 +189,8 @@ class Study:
     doc: Any = None               # the parsed Document: turns YAML paths into file:line errors
     warnings: list[str] = field(default_factory=list)         # plan-time notes (e.g. reuse)
     extra_overrides: tuple[str, ...] = ()   # given after `--`, folded into the groups
+    # the analysis: block (silisocs_study.analysis.settings.AnalysisSettings; None: defaults)
+    analysis: Any = None
 
     def error(self, path: tuple, message: str):
         """A StudyError at ``path`` of the study file (file:line:col when known)."""

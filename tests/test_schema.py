@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from silisocs_study.spec import analysis as analysis_block
 from silisocs_study.spec import evaluations, experiment, study_v1
 from silisocs_study.spec.fields import ID_RE
 from silisocs_study.spec.schema import ID_PATTERN, json_schema
@@ -24,7 +25,7 @@ ANNOTATIONS = {"$schema", "title", "description", "default"}
 ASSERTIONS = {"$ref", "$defs", "type", "properties", "patternProperties", "additionalProperties",
               "required", "enum", "const", "anyOf", "oneOf", "not", "items", "minItems",
               "uniqueItems", "minProperties", "propertyNames", "pattern", "minLength",
-              "minimum", "exclusiveMinimum"}
+              "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"}
 
 
 # -- a minimal draft 2020-12 validator for the keywords above -------------------------------------
@@ -81,6 +82,10 @@ def errors(schema: Any, value: Any, root: dict, path: str = "$") -> list[str]:
             out.append(f"{path}: {value} < minimum")
         if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
             out.append(f"{path}: {value} <= exclusiveMinimum")
+        if "maximum" in schema and value > schema["maximum"]:
+            out.append(f"{path}: {value} > maximum")
+        if "exclusiveMaximum" in schema and value >= schema["exclusiveMaximum"]:
+            out.append(f"{path}: {value} >= exclusiveMaximum")
     if isinstance(value, list):
         if len(value) < schema.get("minItems", 0):
             out.append(f"{path}: too few items")
@@ -186,8 +191,12 @@ DEFS = json_schema("both")["$defs"]
     (DEFS["scenario"]["properties"], experiment.SCENARIO_KEYS),
     (DEFS["experiment"]["properties"]["axes"]["properties"]["seeds"]["anyOf"][1]["properties"],
      experiment.AXIS_KEYS),
+    (DEFS["analysis"]["properties"], analysis_block.STUDY_KEYS),
+    (DEFS["analysis_hypothesis"]["properties"], analysis_block.HYPOTHESIS_KEYS),
+    (DEFS["experiment_analysis"]["properties"], analysis_block.EXPERIMENT_KEYS),
 ], ids=["top", "study", "run_defaults", "hypothesis", "condition", "execution", "reuse_run",
-        "inject", "evaluator", "explicit_args", "experiment", "scenario", "axis"])
+        "inject", "evaluator", "explicit_args", "experiment", "scenario", "axis", "analysis",
+        "analysis_hypothesis", "experiment_analysis"])
 def test_schema_keys_equal_parser_keys(schema_props, parser_keys):
     """The parser's accepted keys and the schema's properties can't drift apart."""
     assert set(schema_props) == set(parser_keys)

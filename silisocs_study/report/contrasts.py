@@ -18,6 +18,7 @@ from typing import Any
 
 from .metrics import (flat_metrics, no_metrics_reason, run_warnings, split_metric, usable,
                       why_unusable)
+from .decisions import decisions_block, hypothesis_decision
 from .stats import contrast, describe, holm
 
 ALPHA = 0.05
@@ -49,6 +50,10 @@ def _order(study, records: list[dict]) -> dict[str, dict[str, list[str]]]:
 def reference_of(study, hyp: str, conditions: list[str]) -> tuple[str | None, str]:
     """The reference condition of a hypothesis and where it came from."""
     meta = (getattr(study, "hypotheses", {}) or {}).get(hyp) or {}
+    settings = getattr(study, "analysis", None)
+    chosen = settings.for_hypothesis(hyp).reference if settings is not None else None
+    if chosen in conditions:
+        return chosen, "set by `reference:` in the analysis: block"
     ref = meta.get("reference")
     if isinstance(ref, str) and ref in conditions:
         return ref, "set by `reference:` in the hypothesis"
@@ -91,7 +96,9 @@ def analyze(study, records: list[dict]) -> dict[str, Any]:
     for hyp, conds in order.items():
         hyps[hyp] = _hypothesis(study, hyp, conds, by_hyp.get(hyp, []), flat,
                                 list(metric_keys), list(evaluators))
+    decisions = decisions_block(study, {h: b.pop("decision") for h, b in hyps.items()})
     return {"confidence": CONFIDENCE, "alpha": ALPHA, "metrics": list(metric_keys),
+            "decisions": decisions,
             "evaluators": list(evaluators), "hypotheses": hyps,
             "metrics_note": None if metric_keys else no_metrics_reason(
                 [r for r in records if usable(r)], study, n_records=len(records)),
@@ -184,6 +191,8 @@ def _hypothesis(study, hyp: str, conds: dict[str, list[str]], recs: list[dict],
         "holm_family_size": family,
     }
     block["key_metric"] = key_metric(block)
+    block["decision"] = hypothesis_decision(study, hyp, block, conds, keyed,
+                                            predicted_direction)
     block["metrics_note"] = None
     if block["n_usable"] and block["key_metric"] is None:
         block["metrics_note"] = no_metrics_reason([r for r in recs if usable(r)], study)

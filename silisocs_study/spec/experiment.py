@@ -19,13 +19,15 @@ from .. import overrides as ov
 from .. import templates
 from ..errors import StudyError, did_you_mean
 from ..model import AUTO_OUTPUT, Group, Study
+from .analysis import parse_experiment_analysis
 from .evaluations import parse_evaluations
 from .fields import ID_RE, Section, check_id, check_value, describe
 from .study_v1 import DEFAULT_RUNNER, INJECT_ROLES, reserved_keys
 from .yamlload import Document, Ref, refs
 
 EXPERIMENT_KEYS = ("scenario", "path", "name", "axes", "mode", "samples", "seed", "zip",
-                   "exclude", "include", "post_actions", "description", "notes", "question")
+                   "exclude", "include", "post_actions", "description", "notes", "question",
+                   "analysis")
 SCENARIO_KEYS = ("runner_module", "config_path", "overrides", "command", "working_directory",
                  "evaluations", "inject", "timeout_seconds", "description", "notes")
 AXIS_KEYS = ("values", "override")
@@ -177,6 +179,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
               "scenario": scen_name},
         hypotheses={name: {"statement": exp.data.get("description")}},
         raw=doc.data, post_actions=_post_actions(exp), doc=doc, warnings=doc.warnings,
+        analysis=parse_experiment_analysis(exp, name, axes, singular),
     )
 
 

@@ -218,7 +218,7 @@ def _study_defs() -> dict[str, dict]:
                        "patternProperties": {ID_PATTERN: _ref("hypothesis")},
                        "additionalProperties": False},
         "evaluations": _ref("evaluations"),
-        "analysis": _ANY,
+        "analysis": _ref("analysis"),
         "notes": _ANY,
         "metadata": _ANY,
     }, required=("schema_version", "study", "hypotheses"),
@@ -226,6 +226,40 @@ def _study_defs() -> dict[str, dict]:
     return {"study_file": study_file, "study_section": study, "run_defaults": run_defaults,
             "hypothesis": hypothesis, "condition": condition, "execution": execution,
             "reuse": reuse}
+
+
+def _analysis_values() -> dict[str, Any]:
+    """The value keys of an ``analysis:`` block (spec/analysis.py VALUE_KEYS)."""
+    unit = {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}
+    return {
+        "metric": {**_STR, "description": "primary metric <eval_id>.<metric> (experiments: a "
+                                          "score name)"},
+        "metrics": {"type": "array", "minItems": 1, "uniqueItems": True, "items": _STR},
+        "direction": {"enum": ["higher", "lower", "two-sided"]},
+        "delta": {"anyOf": [_POS_NUMBER, {"type": "string", "pattern": r"^\s*[0-9.eE+-]+\s*%\s*$"}],
+                  "description": "smallest effect of interest: absolute, or 'N%' of the "
+                                 "reference mean"},
+        "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5},
+        "interval": {"enum": ["t", "bootstrap"], "default": "t"},
+        "power": unit,
+        "half_width": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+        "resamples": {"type": "integer", "minimum": 100, "maximum": 1000000},
+    }
+
+
+def _analysis_defs() -> dict[str, dict]:
+    values = _analysis_values()
+    per_hypothesis = _obj({**values, "reference": _STR})
+    return {
+        "analysis": _obj({**values, "hypotheses": {
+            "type": "object", "patternProperties": {ID_PATTERN: _ref("analysis_hypothesis")},
+            "additionalProperties": False}},
+            description="what each hypothesis claims and what effect matters (verdicts)"),
+        "analysis_hypothesis": per_hypothesis,
+        "experiment_analysis": _obj({**values, "compare": _STR, "reference": _STR},
+                                    description="compare: the axis whose values are "
+                                                "compared; reference: one of its values"),
+    }
 
 
 def _experiment_defs() -> dict[str, dict]:
@@ -280,6 +314,7 @@ def _experiment_defs() -> dict[str, dict]:
         "description": _ANY,
         "notes": _ANY,
         "question": _ANY,
+        "analysis": _ref("experiment_analysis"),
     }, required=("scenario", "axes"))
     named = {"type": "object", "propertyNames": {"pattern": ID_PATTERN}}
     experiment_file = {
@@ -301,7 +336,7 @@ def json_schema(which: str = "both") -> dict:
     """The schema of ``"study"`` files, ``"experiment"`` specs, or ``"both"`` (either one)."""
     if which not in ("study", "experiment", "both"):
         raise ValueError(f"which must be study, experiment or both, got {which!r}")
-    defs = _common_defs()
+    defs = {**_common_defs(), **_analysis_defs()}
     if which in ("study", "both"):
         defs.update(_study_defs())
     if which in ("experiment", "both"):

@@ -14,6 +14,7 @@ from .. import numeric
 from .. import overrides as ov
 from .. import templates
 from ..model import AUTO_OUTPUT, Group, ReuseRef, Study
+from .analysis import parse_study_analysis
 from .evaluations import merge_evaluations, parse_evaluations
 from .fields import Section, check_id, check_value, describe, probe_path
 from .yamlload import Document, refs
@@ -223,10 +224,14 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
     meta["derived_from_runs"] = _derived_from_runs(study)
     summary = study.repo_path("study_summary_path", repo_root)
     summary_log = study.repo_path("summary_log_path", repo_root)
+    conditions: dict[str, list[str]] = {}
+    for g in groups:
+        conditions.setdefault(g.hypothesis, []).append(g.condition)
+    analysis = parse_study_analysis(top, conditions)
     return Study(
         kind="study", name=name, study_id=study_id, file=file, display_file=doc.file,
         repo_root=repo_root, workspace=workspace, groups=groups, meta=meta,
-        hypotheses=hyp_meta, raw=doc.data, doc=doc, warnings=doc.warnings,
+        hypotheses=hyp_meta, raw=doc.data, doc=doc, warnings=doc.warnings, analysis=analysis,
         summary_path=summary or workspace / "SUMMARY.md",
         summary_log_path=summary_log or workspace / "generated" / "summary_log.jsonl",
         defaults={"max_concurrent": defaults.count("max_concurrent"),
