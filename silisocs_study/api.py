@@ -1,5 +1,6 @@
 """Python API: ``silisocs_study.run(...)`` → list of dicts, ``load(...)`` → pandas DataFrame,
-``re_evaluate(...)`` → what the evaluators said, for finished runs (nothing is run again).
+``analyze(...)`` → verdicts and contrasts as DataFrames, ``re_evaluate(...)`` → what the
+evaluators said, for finished runs (nothing is run again).
 
 All go through the same core as the CLI: ``run`` opens the workspace
 (:func:`silisocs_study.workspace.open_workspace`) with typed
@@ -23,6 +24,7 @@ Relative paths are tried against the current directory first, then ``repo_root``
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -97,18 +99,9 @@ def load(study_or_path, *, workspace: str | os.PathLike | None = None,
     import pandas as pd
 
     from .ledger import Ledger
-    from .model import Study
     from .plan import build_plan
 
-    study = study_or_path if isinstance(study_or_path, Study) else None
-    if study is None:
-        study = _load_for_reading(study_or_path, workspace, repo_root)
-    elif study.kind == "experiment" and (workspace is not None or not (
-            study.generated / "records").is_dir()):   # pinned, or not a run folder: latest
-        from .workspace import open_plan
-
-        study = open_plan(f"{study.file}#{study.name}", study.repo_root, workspace=workspace,
-                          require_records=True).study
+    study = _reading_study(study_or_path, workspace, repo_root)
     records = Ledger(study.generated).all()
     if study.kind == "experiment":
         from .report.experiment import build_results
@@ -126,6 +119,69 @@ def load(study_or_path, *, workspace: str | os.PathLike | None = None,
     if frame.empty:
         frame = pd.DataFrame(columns=["run_id", "status"])
     return frame
+
+
+@dataclass(frozen=True)
+class StudyAnalysis:
+    """What :func:`analyze` returns: the verdicts and contrasts as DataFrames, and the
+    whole analysis (statistics per condition × scenario, decisions) as a dict."""
+    verdicts: Any      # pandas DataFrame: one row per hypothesis (report.decisions.VERDICT_COLUMNS)
+    contrasts: Any     # pandas DataFrame: one row per primary contrast, pooled and per scenario
+    raw: dict
+
+    def verdict(self, hypothesis: str) -> str:
+        """The verdict word of one hypothesis ('supported', 'refuted', ...)."""
+        hyps = (self.raw.get("decisions") or {}).get("hypotheses") or {}
+        if hypothesis not in hyps:
+            raise StudyError(f"no hypothesis '{hypothesis}' in this analysis; hypotheses: "
+                             f"{', '.join(hyps) or '(none)'}")
+        return hyps[hypothesis]["verdict"]
+
+
+def analyze(study_or_path, *, workspace: str | os.PathLike | None = None,
+            repo_root: str | os.PathLike | None = None) -> StudyAnalysis:
+    """The study's decisions from all its records — the same numbers as summary.md and
+    report.html: ``.verdicts`` (per hypothesis: verdict, reason, primary metrics, δ, seeds
+    used/needed), ``.contrasts`` (per contrast: estimate, t and bootstrap intervals, TOST p,
+    verdict) and ``.raw`` (the full analysis dict). Accepts what :func:`load` accepts."""
+    import pandas as pd
+
+    from .ledger import Ledger
+    from .report.decisions import CONTRAST_COLUMNS, VERDICT_COLUMNS, contrast_rows, verdict_rows
+
+    study = _reading_study(study_or_path, workspace, repo_root)
+    if study.kind == "experiment":
+        from .report.experiment import build_results
+        from .report.experiment_decisions import experiment_decisions
+
+        results = build_results(study, list(Ledger(study.generated).all().values()))
+        raw: dict = {"results": results, "decisions": experiment_decisions(study, results)}
+    else:
+        from .report.contrasts import analyze as analyze_records
+        from .report.organize import current_records
+
+        raw = analyze_records(study, current_records(study))
+    decisions = raw.get("decisions")
+    return StudyAnalysis(
+        verdicts=pd.DataFrame(verdict_rows(decisions), columns=list(VERDICT_COLUMNS)),
+        contrasts=pd.DataFrame(contrast_rows(decisions), columns=list(CONTRAST_COLUMNS)),
+        raw=raw)
+
+
+def _reading_study(study_or_path, workspace, repo_root):
+    """The Study to read records of (an experiment: its pinned or latest run folder)."""
+    from .model import Study
+
+    study = study_or_path if isinstance(study_or_path, Study) else None
+    if study is None:
+        return _load_for_reading(study_or_path, workspace, repo_root)
+    if study.kind == "experiment" and (workspace is not None or not (
+            study.generated / "records").is_dir()):   # pinned, or not a run folder: latest
+        from .workspace import open_plan
+
+        return open_plan(f"{study.file}#{study.name}", study.repo_root, workspace=workspace,
+                         require_records=True).study
+    return study
 
 
 def re_evaluate(path_or_name: str | os.PathLike, evaluators: str | Sequence[str] | None = None,

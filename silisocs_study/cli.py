@@ -197,6 +197,9 @@ def _add_plan(p: argparse.ArgumentParser) -> None:
     _common(p)
     p.add_argument("--output", help="also write the plan as JSON to this file")
     p.add_argument("--first", type=int, default=10, help="how many runs to list (default 10)")
+    p.add_argument("--seeds-needed", action="store_true",
+                   help="from the records so far: seeds per condition × scenario each "
+                        "hypothesis needs (the analysis: block's δ and α)")
     _check(p)
     _filters(p)
 
@@ -204,8 +207,9 @@ def _add_plan(p: argparse.ArgumentParser) -> None:
 def _do_plan(args: Args) -> int:
     from .commands.plan import show_plan
 
-    return show_plan(_plan(args), output=args.output, first=args.first,
-                     check_config=not args.skip_config_check, extra=args.extra_overrides)
+    return show_plan(_plan(args, filtered=not args.seeds_needed), output=args.output,
+                     first=args.first, check_config=not args.skip_config_check,
+                     extra=args.extra_overrides, seeds_needed=args.seeds_needed)
 
 
 def _add_generate_bash(p: argparse.ArgumentParser) -> None:

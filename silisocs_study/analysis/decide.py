@@ -129,7 +129,7 @@ def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
         "equivalence_confidence": eq_conf, "reference": reference,
         "interval": settings.interval, "verdict": verdict, "reason": reason,
         "seeds_used": seeds_used, "seeds_needed": max(needed) if needed else None,
-        "seeds_needed_note": (f"seeds per condition × scenario for {target} at α/m"
+        "seeds_needed_note": (f"for {target} at α/m = {alpha / m:.3g}"
                               if needed else "; ".join(dict.fromkeys(plan_notes)) or
                               "no primary contrast yet"),
         "settings_written": settings.written, "contrasts": rows,

@@ -46,9 +46,11 @@ def _write(writer: Callable[[Plan, Path, str], object], plan: Plan, output: str)
 
 
 def show_plan(plan: Plan, *, output: str | None, first: int, check_config: bool,
-              extra: Sequence[str]) -> int:
+              extra: Sequence[str], seeds_needed: bool = False) -> int:
     from ..planview import describe_plan
 
+    if seeds_needed:
+        return show_seeds_needed(plan)
     checked = checked_plan(plan, check_config=check_config, extra=extra)
     if output:
         from ..planfile import write_plan_json
@@ -58,6 +60,23 @@ def show_plan(plan: Plan, *, output: str | None, first: int, check_config: bool,
     print(checked)
     if output:
         print(f"Plan written: {output}")
+    return 0
+
+
+def show_seeds_needed(plan: Plan) -> int:
+    """How many seeds each hypothesis needs, from the spread of the runs recorded so far."""
+    from ..report.seed_plan import current_decisions, seed_lines
+
+    decisions = current_decisions(plan.study)
+    lines = seed_lines(decisions)
+    if not lines:
+        print(f"No records yet in {plan.study.generated / 'records'}: seeds needed come from "
+              f"the spread of finished runs; run a few seeds first (e.g. the study with "
+              f"--only-seed), then ask again.")
+        return 0
+    print("Seeds needed (per condition × scenario, from the records so far):")
+    for line in lines:
+        print(line)
     return 0
 
 

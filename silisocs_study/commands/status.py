@@ -24,6 +24,10 @@ def status(plan: Plan, *, as_json: bool = False) -> int:
     records = reconcile_slurm(plan.study, records) or records
     data = study_status(plan, records)
     data["damaged"] = damaged
+    from ..report.seed_plan import current_decisions, seed_lines, seed_summary
+
+    decisions = current_decisions(plan.study) if records else None
+    data["decisions"] = seed_summary(decisions)
     warning = ledger.damaged_warning()
     if warning:
         print(warning, file=sys.stderr, flush=True)
@@ -33,6 +37,10 @@ def status(plan: Plan, *, as_json: bool = False) -> int:
     if plan.study.kind == "experiment":
         print(f"Experiment folder: {plan.study.workspace}")
     _print_table(data)
+    if data["decisions"]:
+        print("Decisions (from the records so far; report.html has the details):")
+        for line in seed_lines(decisions):
+            print(line)
     return 0
 
 

@@ -69,6 +69,37 @@ def _metrics_seen(block: dict) -> list[str]:
 def decisions_block(study, per_hypothesis: dict[str, dict]) -> dict:
     settings = settings_of(study)
     intervals = {d["interval"] for d in per_hypothesis.values()} or {"t"}
-    return {"source": settings.source, "verdict_rule": VERDICT_RULE,
+    source = settings.source
+    if getattr(study, "kind", "study") == "experiment":
+        source = source.replace("study file", "experiment spec")
+    return {"source": source, "verdict_rule": VERDICT_RULE,
             "interval_rule": " ".join(INTERVAL_RULE[i] for i in sorted(intervals)),
             "hypotheses": per_hypothesis}
+
+
+VERDICT_COLUMNS = ("hypothesis", "verdict", "reason", "claim", "metrics", "direction", "delta",
+                   "delta_text", "alpha", "m", "reference", "interval", "seeds_used",
+                   "seeds_needed", "seeds_needed_note")
+CONTRAST_COLUMNS = ("hypothesis", "condition", "reference", "metric", "scenario", "pooled",
+                    "direction", "n", "strata", "estimate", "sd", "se", "df", "ci_low",
+                    "ci_high", "p", "boot_low", "boot_high", "boot_method", "tost_low",
+                    "tost_high", "p_tost", "delta", "verdict", "reason", "note")
+
+
+def verdict_rows(decisions: dict | None) -> list[dict]:
+    """One flat row per hypothesis (the workbook's and the API's verdict table)."""
+    rows = []
+    for hyp, d in ((decisions or {}).get("hypotheses") or {}).items():
+        row = {k: d.get(k) for k in VERDICT_COLUMNS}
+        row["hypothesis"] = hyp
+        row["metrics"] = ", ".join(d.get("metrics") or [])
+        row["seeds_used"] = min(d["seeds_used"].values()) if d.get("seeds_used") else 0
+        rows.append(row)
+    return rows
+
+
+def contrast_rows(decisions: dict | None) -> list[dict]:
+    """One flat row per decision contrast, pooled and per scenario."""
+    return [{"hypothesis": hyp, **{k: r.get(k) for k in CONTRAST_COLUMNS if k != "hypothesis"}}
+            for hyp, d in ((decisions or {}).get("hypotheses") or {}).items()
+            for r in d.get("contrasts") or []]

@@ -1,6 +1,8 @@
 """``generated/reports/study.xlsx``: the study as spreadsheets (openpyxl, write-only mode).
 
 * ``about``: the question, counts, method, and each hypothesis with its reference condition.
+* ``verdicts`` / ``decision contrasts``: each hypothesis' verdict and its primary contrasts
+  (pooled and per scenario), when the study has hypotheses to decide.
 * ``runs``: one row per record — identity, status, fingerprint and every
   ``<eval_id>.<metric>`` column.
 * one sheet per hypothesis: one row per metric × scenario × condition with the statistics over
@@ -14,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from .decisions import CONTRAST_COLUMNS, VERDICT_COLUMNS, contrast_rows, verdict_rows
 from .metrics import flat_metrics, metric_order, split_metric, usable
 
 RUN_COLUMNS = ("run_id", "hypothesis", "condition", "scenario", "seed", "status", "stale",
@@ -27,7 +30,7 @@ _BAD = re.compile(r"[\[\]:*?/\\]")
 
 def _sheet_name(name: str, taken: set[str]) -> str:
     base = _BAD.sub("_", name).strip("'") or "hypothesis"
-    if base.lower() in ("runs", "about"):
+    if base.lower() in ("runs", "about", "verdicts", "decision contrasts"):
         base = f"hyp {base}"
     base = base[:31]
     out, i = base, 2
@@ -110,6 +113,12 @@ def write_workbook(study, analysis: dict, records: list[dict], target: Path,
         about.append([f"{hyp}: reference", f"{block['reference']} ({block['reference_source']})"])
         about.append([f"{hyp}: key metric", block.get("key_metric")])
     _write_table(wb, "about", ["field", "value"], about)
+    decisions = analysis.get("decisions")
+    if verdict_rows(decisions):
+        _write_table(wb, "verdicts", list(VERDICT_COLUMNS),
+                     [list(r.values()) for r in verdict_rows(decisions)])
+        _write_table(wb, "decision contrasts", list(CONTRAST_COLUMNS),
+                     [list(r.values()) for r in contrast_rows(decisions)], freeze="B2")
 
     metrics = metric_order(records)
     rows = []
@@ -122,7 +131,7 @@ def write_workbook(study, analysis: dict, records: list[dict], target: Path,
                     + [values.get(m) for m in metrics])
     _write_table(wb, "runs", list(RUN_COLUMNS) + metrics, rows, freeze="B2")
 
-    taken = {"runs", "about"}
+    taken = {"runs", "about", "verdicts", "decision contrasts"}
     for hyp, block in analysis["hypotheses"].items():
         _write_table(wb, _sheet_name(hyp, taken), list(HYP_COLUMNS),
                      _hyp_rows(block, analysis["evaluators"]))

@@ -123,12 +123,14 @@ def write_experiment_reports(study, records) -> list[Path]:
     or the records of a views refresh). Returns the written paths in that order.
     """
     from ..plan import build_plan
+    from .experiment_decisions import experiment_decisions
     from .experiment_figures import write_comparison_png, write_workbook
 
     plan = build_plan(study)
     records = list(records.values()) if isinstance(records, dict) else list(records)
     results = ensure_results(study, records, plan=plan)
     stats = experiment_stats(study, results)
+    stats["decisions"] = experiment_decisions(study, results)
     folder = Path(study.workspace) / REPORTS
     folder.mkdir(parents=True, exist_ok=True)
     png = write_comparison_png(folder / "comparison.png", study, results, stats)

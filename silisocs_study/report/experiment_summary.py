@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..status import COMPLETE_VALUES
 from .numbers import finite_number, fmt_fixed
+from .verdicts_md import verdict_lines
 
 MAX_BOARD = 40  # leaderboard rows shown in summary.md (all of them go to the workbook)
 
@@ -208,6 +209,7 @@ def summary_markdown(study, results: list[dict], stats: dict, *, planned: int | 
         files = [f"[{f}]({f})" for f in (figure, workbook) if f]
         out.append(f"- Figure and workbook: {', '.join(files)}")
     out.append("")
+    out += verdict_lines(stats.get("decisions"))
 
     board = stats["leaderboard"]
     if primary and board:

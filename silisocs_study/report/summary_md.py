@@ -11,6 +11,7 @@ from typing import Any
 from .contrasts import predicted_direction, ranked_contrasts
 from .metrics import metric_words
 from .numbers import fmt, fmt_p, fmt_signed  # noqa: F401 - re-exported
+from .verdicts_md import verdict_lines
 
 MAX_ROWS = 12
 SMALL_N = 5
@@ -119,6 +120,7 @@ def render(study, analysis: dict, counts: dict, generated_at: str, plot_name: st
                  "the seeds both arms share (effect size d_z), else Welch's t-test (Cohen's d). "
                  f"p-values are Holm-adjusted over all contrasts of a hypothesis (α = "
                  f"{analysis['alpha']}).")
+    lines += [""] + verdict_lines(analysis.get("decisions"))
     if analysis.get("metrics_note"):
         lines += ["", "## No numeric metrics", "", analysis["metrics_note"]]
         if plot_name:

@@ -1,0 +1,46 @@
+"""Seeds used and needed per hypothesis, from the records so far (``status``, ``plan
+--seeds-needed``): the decisions of the report, computed now, in a few lines."""
+from __future__ import annotations
+
+
+def current_decisions(study) -> dict | None:
+    """The decisions block from every record of the study as it is now (None: no records)."""
+    from ..ledger import Ledger
+
+    if getattr(study, "kind", "study") == "experiment":
+        from .experiment import build_results
+        from .experiment_decisions import experiment_decisions
+
+        records = list(Ledger(study.generated).all().values())
+        return experiment_decisions(study, build_results(study, records)) if records else None
+    from .contrasts import analyze
+    from .organize import current_records
+
+    records = current_records(study)
+    return analyze(study, records).get("decisions") if records else None
+
+
+def seed_summary(decisions: dict | None) -> list[dict]:
+    """Per hypothesis: verdict, seeds used (fewest per condition × scenario), needed, more."""
+    out = []
+    for hyp, d in ((decisions or {}).get("hypotheses") or {}).items():
+        used = min(d["seeds_used"].values()) if d.get("seeds_used") else 0
+        needed = d.get("seeds_needed")
+        out.append({"hypothesis": hyp, "verdict": d["verdict"], "seeds_used": used,
+                    "seeds_needed": needed,
+                    "more": max(0, needed - used) if needed is not None else None,
+                    "note": d.get("seeds_needed_note")})
+    return out
+
+
+def seed_lines(decisions: dict | None) -> list[str]:
+    lines = []
+    for row in seed_summary(decisions):
+        head = f"  {row['hypothesis']}: {row['verdict']}; {row['seeds_used']} seed(s) per " \
+               f"condition × scenario"
+        if row["seeds_needed"] is None:
+            lines.append(f"{head}; seeds needed: unknown ({row['note']})")
+        else:
+            more = f", {row['more']} more" if row["more"] else ", enough"
+            lines.append(f"{head}; needed {row['seeds_needed']}{more} ({row['note']})")
+    return lines
