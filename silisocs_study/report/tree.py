@@ -80,7 +80,8 @@ def write_tree(root: Path, final: Path, study, records: list[dict], analysis: di
     for hyp, block in analysis["hypotheses"].items():
         hdir = root / _safe(hyp, "hypothesis")
         hdir.mkdir(parents=True, exist_ok=True)
-        _write_yaml(hdir / "hypothesis.yaml", hypothesis_document(study, block))
+        decision = ((analysis.get("decisions") or {}).get("hypotheses") or {}).get(hyp)
+        _write_yaml(hdir / "hypothesis.yaml", hypothesis_document(study, block, decision))
         used: set[str] = set()
         runs = []
         for rec in per_hyp.get(hyp, []):
@@ -122,10 +123,11 @@ def summary_document(study, records: list[dict], analysis: dict, now: str,
         "evaluators": analysis["evaluators"],
         "metrics": analysis["metrics"],
         "hypotheses": analysis["hypotheses"],
+        "decisions": analysis.get("decisions"),
     }
 
 
-def hypothesis_document(study, block: dict) -> dict:
+def hypothesis_document(study, block: dict, decision: dict | None = None) -> dict:
     meta = (study.hypotheses or {}).get(block["id"]) or {}
     doc = {"id": block["id"], "statement": block.get("statement"),
            "independent_variable": block.get("independent_variable"),
@@ -137,6 +139,10 @@ def hypothesis_document(study, block: dict) -> dict:
             doc[key] = meta[key]
     if not block.get("in_study"):
         doc["note"] = "this hypothesis is no longer in the study file; its records remain"
+    if decision is not None:   # beside the authored status, never over it
+        doc["verdict"] = decision["verdict"]
+        doc["verdict_reason"] = decision["reason"]
+        doc["decision"] = decision
     doc["key_metric"] = block.get("key_metric")
     doc["counts"] = {"records": block["n_records"], "usable": block["n_usable"]}
     doc["excluded"] = block["excluded"]
