@@ -26,6 +26,7 @@ from silisocs_study.evaluators.plots import (choice_figure, label_color, label_s
                                              run_identity, wordcount_figure)
 from silisocs_study.ledger.records import Ledger
 from silisocs_study.plan import build_plan
+from silisocs_study.report.colors import condition_colors
 from silisocs_study.report.contrasts import analyze
 from silisocs_study.report.plots import comparison_figure
 from silisocs_study.report.reports import write_reports
@@ -51,6 +52,10 @@ def make_study(folder: Path, *, evaluations: bool = True, long_names: bool = Fal
         conds = doc["hypotheses"]["h1"]["conditions"]
         conds["a_very_long_condition_name_for_the_chronological_timeline"] = \
             conds.pop("chronological")
+        refs = (doc.get("analysis") or {}).get("hypotheses") or {}
+        for ref in refs.values():        # the example's analysis: block names the reference
+            if ref.get("reference") == "chronological":
+                ref["reference"] = "a_very_long_condition_name_for_the_chronological_timeline"
         doc["study"]["scenarios"] = ["an_equally_long_scenario_name_about_an_election_day"]
         doc["study"]["question"] = ("How do timeline settings shift engagement when the "
                                     "question is long enough to need two lines or more?")
@@ -368,9 +373,16 @@ def test_comparison_and_experiment_figures_use_the_label_colours(tmp_path: Path)
     fig = comparison_figure(analysis, records, {"h1": f"action_metrics.{KEY}"},
                             title=f"{study.name}: {study.meta['question']}")
     scen = "an_equally_long_scenario_name_about_an_election_day"
-    legend = {t.get_text(): h.get_color() for t, h in
-              zip(fig.axes[0].get_legend().get_texts(), fig.axes[0].get_legend().legend_handles)}
-    assert legend[f"scenario: {scen[:49]}…"] == label_color(scen)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert f"scenario: {scen[:49]}…" in legend          # scenarios: by marker and place
+    # every seed's dot in its condition's colour, the same as in report.html
+    conds = analysis["hypotheses"]["h1"]["conditions"]
+    colors = condition_colors(conds)
+    assert colors == {c: label_color(c) for c in conds}
+    dots = {conds[round(float(c.get_offsets()[0][0]))]: "#%02x%02x%02x" % tuple(
+        round(255 * v) for v in c.get_facecolor()[0][:3])
+        for c in fig.axes[0].collections if len(c.get_offsets()) == 3}
+    assert dots == colors
     assert_nothing_clipped(fig)
 
     results = [{"agent": a, "seed": s, "run_id": f"{a}_s{s}", "status": "success",

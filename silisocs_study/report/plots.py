@@ -1,10 +1,11 @@
 """``generated/reports/comparison.png``: one panel per hypothesis.
 
 Each panel shows one metric by condition: the mean with its 95% CI as an error bar, every seed
-as a jittered dot, scenarios side by side in their own colour (the label's fixed colour, the
-same as in every other figure: :func:`silisocs_study.evaluators.plots.label_color`), and the
-contrast against the reference (difference, Holm p) written above each other condition. A
-study without numeric metrics gets a figure that says why in words, never an empty frame.
+as a jittered dot, in the condition's fixed colour (:func:`.colors.condition_colors`, the same
+as in report.html and built on :func:`silisocs_study.evaluators.plots.label_color`);
+scenarios sit side by side within a condition and differ by marker. The contrast against the
+reference (difference, Holm p) is written above each other condition. A study without
+numeric metrics gets a figure that says why in words, never an empty frame.
 """
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import math
 import textwrap
 from pathlib import Path
 
-from ..evaluators.plots import label_styles, short, wrap
+from ..evaluators.plots import short, wrap
+from .colors import condition_styles, scenario_markers
 from .metrics import metric_words
 from .numbers import fmt, fmt_signed
 from .summary_md import p_phrase
@@ -126,7 +128,8 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
         ax.set_xticks([])
         ax.set_yticks([])
         return
-    styles = label_styles(scens)
+    colors = {c: style[0] for c, style in condition_styles(conds).items()}
+    markers = scenario_markers(scens)
     k = len(scens)
     span = 0.74
     step = span / k
@@ -136,8 +139,9 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
     n_seeds: set[int] = set()
     lows: list[float] = []
     for si, scen in enumerate(scens):
-        color, _, dot = styles[scen]
+        dot = markers[scen]
         for ci, cond in enumerate(conds):
+            color = colors[str(cond)]
             x = ci + offsets[si]
             vals = _values(block, cond, scen, metric, records_by_id)
             cell = block["statistics"].get(cond, {}).get(scen)
@@ -148,7 +152,7 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
                 jitter = rng.uniform(-width * 0.1, width * 0.1, len(vals))
                 ax.scatter(x - width * 0.18 + jitter, vals, s=30, color=color, alpha=0.6,
                            zorder=3, edgecolors="white", linewidths=0.6,
-                           marker="o" if dot == "o" else dot)
+                           marker=dot)
                 top = max(vals)
                 lows.append(min(vals))
             if d and d.get("mean") is not None:
@@ -186,9 +190,8 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
                           f"; {min(n_seeds)} seeds per cell" if len(n_seeds) == 1 else
                           f"; {min(n_seeds)}–{max(n_seeds)} seeds per cell" if n_seeds
                           else ""))]
-    handles += [Line2D([], [], marker="s" if styles[s][2] == "o" else styles[s][2],
-                       linestyle="none", color=styles[s][0], markersize=9,
-                       label=f"scenario: {short(s, 50)}") for s in scens]
+    handles += [Line2D([], [], marker=markers[s], linestyle="none", color="#555555",
+                       markersize=8, label=f"scenario: {short(s, 50)}") for s in scens]
     # below the tick labels and the x label, however many lines they take (in points, so it
     # does not depend on the axes' height): never on top of the "condition" label
     from matplotlib.transforms import offset_copy
