@@ -73,23 +73,18 @@ def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
     conf, eq_conf = 1 - alpha / m, 1 - 2 * alpha / m
     rows: list[dict] = []
     needed: list[int] = []
-    delta_text = "not set (no equivalence verdict, no seed planning)"
+    deltas = _deltas(settings, metrics, reference, scenarios, cells)
     plan_notes: list[str] = []
     for cond in others:
         direction = directions.get(cond, "two-sided")
         shared = [s for s in scenarios[cond] if s in scenarios.get(reference or "", ())]
         for metric in metrics:
             diffs: dict[str, list[float]] = {}
-            refs: list[float] = []
             unpaired = 0
             for s in shared:
-                d, r, u = _pairs(cells, cond, reference or "", s, metric)
+                d, _, u = _pairs(cells, cond, reference or "", s, metric)
                 diffs[s], unpaired = d, unpaired + u
-                refs += r
-            ref_mean = math.fsum(refs) / len(refs) if refs else None
-            delta = settings.delta.absolute(ref_mean) if settings.delta else None
-            if settings.delta:
-                delta_text = settings.delta.text(ref_mean)
+            delta = deltas[metric][0]
             note = (f"{unpaired} run(s) without a partner seed left out" if unpaired else None)
             key = f"{hyp}/{cond}/{metric}"
             pooled = stratified(diffs, conf)
@@ -123,9 +118,9 @@ def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
     return {
         "id": hyp, "claim": claim, "metrics": list(metrics),
         "direction": _direction_summary(directions, others),
-        "delta": pooled_rows[0]["delta"] if pooled_rows else
-        (settings.delta.value if settings.delta and not settings.delta.relative else None),
-        "delta_text": delta_text, "alpha": alpha, "m": m, "confidence": conf,
+        "delta": _one_delta(deltas),
+        "deltas": {m: v for m, (v, _) in deltas.items()},
+        "delta_text": _delta_text(settings, deltas), "alpha": alpha, "m": m, "confidence": conf,
         "equivalence_confidence": eq_conf, "reference": reference,
         "interval": settings.interval, "verdict": verdict, "reason": reason,
         "seeds_used": seeds_used, "seeds_needed": max(needed) if needed else None,
@@ -139,4 +134,37 @@ def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
 def _direction_summary(directions: Mapping[str, str], others: Sequence[str]) -> str:
     found = {directions.get(c, "two-sided") for c in others}
     return found.pop() if len(found) == 1 else "per condition"
+
+
+def _deltas(settings: HypothesisAnalysis, metrics: Sequence[str], reference: str | None,
+            scenarios: Mapping[str, Sequence[str]], cells: Cells
+            ) -> dict[str, tuple[float | None, str]]:
+    """metric → (absolute δ, its text): a relative δ is a share of the reference's mean over
+    all its runs of that metric, so every condition is held to the same δ."""
+    out: dict[str, tuple[float | None, str]] = {}
+    for metric in metrics:
+        if settings.delta is None:
+            out[metric] = (None, "not set")
+            continue
+        values = [v for s in scenarios.get(reference or "", ())
+                  for v in cells.get((reference or "", s), {}).get(metric, {}).values()]
+        mean = math.fsum(values) / len(values) if values else None
+        out[metric] = (settings.delta.absolute(mean), settings.delta.text(mean))
+    return out
+
+
+def _one_delta(deltas: Mapping[str, tuple[float | None, str]]) -> float | None:
+    """The hypothesis' δ when every primary metric has the same one (else see ``deltas``)."""
+    values = {v for v, _ in deltas.values()}
+    return values.pop() if len(values) == 1 else None
+
+
+def _delta_text(settings: HypothesisAnalysis, deltas: Mapping[str, tuple[float | None, str]]
+                ) -> str:
+    if settings.delta is None:
+        return "not set (no equivalence verdict, no seed planning)"
+    texts = {t for _, t in deltas.values()}
+    if len(texts) <= 1:
+        return texts.pop() if texts else settings.delta.text(None)
+    return "; ".join(f"{m}: {t}" for m, (_, t) in deltas.items())
 

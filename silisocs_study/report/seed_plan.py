@@ -12,7 +12,8 @@ def current_decisions(study) -> dict | None:
         from .experiment_decisions import experiment_decisions
 
         records = list(Ledger(study.generated).all().values())
-        return experiment_decisions(study, build_results(study, records)) if records else None
+        return (experiment_decisions(study, build_results(study, records), records)
+                if records else None)
     from .contrasts import analyze
     from .organize import current_records
 
