@@ -1,4 +1,5 @@
-"""``generated/reports/study.xlsx``: the study as spreadsheets (openpyxl, write-only mode).
+"""``generated/reports/study.xlsx``: the study as spreadsheets (XlsxWriter, constant memory:
+about twice openpyxl's speed on a 10,000-run study).
 
 * ``about``: the question, counts, method, and each hypothesis with its reference condition.
 * ``verdicts`` / ``decision contrasts``: each hypothesis' verdict and its primary contrasts
@@ -13,6 +14,7 @@ Header rows are bold, frozen and filterable; column widths follow the content.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,50 +54,58 @@ def _width(values: list[Any], header: str) -> float:
     return float(min(60, max(8, longest + 2)))
 
 
-def _col(i: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(i)
+# strings stay strings: an id like "=x" is not a formula, a run folder is not a hyperlink
+WORKBOOK_OPTIONS = {"constant_memory": True, "strings_to_formulas": False,
+                    "strings_to_urls": False, "strings_to_numbers": False,
+                    "nan_inf_to_errors": True}
+MAX_TEXT = 32_767   # Excel's limit for one cell
 
 
 def _write_table(wb, title: str, header: list[str], rows: list[list[Any]],
                  freeze: str = "A2") -> None:
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Alignment, Font, PatternFill
-
-    ws = wb.create_sheet(title)
-    ws.freeze_panes = freeze
-    for i, name in enumerate(header, start=1):
-        ws.column_dimensions[_col(i)].width = _width([r[i - 1] for r in rows], name)
+    """One sheet: a bold, frozen, filterable header row, then ``rows`` (row by row, as
+    constant-memory mode needs)."""
+    ws = wb.book.add_worksheet(title)
+    ws.freeze_panes(freeze)
+    for i, name in enumerate(header):
+        ws.set_column(i, i, _width([r[i] for r in rows], name))
     if header:
-        ws.auto_filter.ref = f"A1:{_col(len(header))}{max(1, len(rows) + 1)}"
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDE6F0")
-    cells = []
-    for name in header:
-        c = WriteOnlyCell(ws, value=name)
-        c.font = bold
-        c.fill = fill
-        c.alignment = Alignment(vertical="center")
-        cells.append(c)
-    ws.append(cells)
-    for row in rows:
-        ws.append([_cell(v) for v in row])
+        ws.autofilter(0, 0, max(1, len(rows)), len(header) - 1)
+        ws.write_row(0, 0, header, wb.header)
+    for n, row in enumerate(rows, start=1):
+        ws.write_row(n, 0, [_cell(v) for v in row])
+
+
+@dataclass
+class _Book:
+    book: Any     # xlsxwriter.Workbook
+    header: Any   # its header-row format
+
+    def close(self) -> None:
+        self.book.close()
+
+
+def _new_workbook(target: Path) -> _Book:
+    import xlsxwriter
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    wb = xlsxwriter.Workbook(str(target), WORKBOOK_OPTIONS)
+    return _Book(wb, wb.add_format({"bold": True, "bg_color": "#DDE6F0", "valign": "vcenter"}))
 
 
 def _cell(v: Any) -> Any:
     if isinstance(v, (list, tuple)):
-        return ", ".join(str(x) for x in v)
-    if isinstance(v, dict):
-        return str(v)
+        v = ", ".join(str(x) for x in v)
+    elif isinstance(v, dict):
+        v = str(v)
+    if isinstance(v, str) and len(v) > MAX_TEXT:
+        return v[:MAX_TEXT - 1] + "…"
     return v
 
 
 def write_workbook(study, analysis: dict, records: list[dict], target: Path,
                    counts: dict, generated_at: str) -> Path:
-    from openpyxl import Workbook
-
-    wb = Workbook(write_only=True)
+    wb = _new_workbook(target)
     about = [["study", study.name], ["study_id", study.study_id],
              ["question", study.meta.get("question")], ["generated_at", generated_at],
              ["records", counts.get("records")], ["usable runs", counts.get("usable")]]
@@ -135,8 +145,7 @@ def write_workbook(study, analysis: dict, records: list[dict], target: Path,
     for hyp, block in analysis["hypotheses"].items():
         _write_table(wb, _sheet_name(hyp, taken), list(HYP_COLUMNS),
                      _hyp_rows(block, analysis["evaluators"]))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    wb.save(target)
+    wb.close()
     return target
 
 
