@@ -152,10 +152,12 @@ def analyze(study_or_path, *, workspace: str | os.PathLike | None = None,
     study = _reading_study(study_or_path, workspace, repo_root)
     if study.kind == "experiment":
         from .report.experiment import build_results
-        from .report.experiment_decisions import experiment_decisions
+        from .report.experiment_decisions import experiment_analysis
 
-        results = build_results(study, list(Ledger(study.generated).all().values()))
-        raw: dict = {"results": results, "decisions": experiment_decisions(study, results)}
+        records = list(Ledger(study.generated).all().values())
+        results = build_results(study, records)
+        raw: dict = {**(experiment_analysis(study, records, results)[0] or {}),
+                     "results": results}
     else:
         from .report.contrasts import analyze as analyze_records
         from .report.organize import current_records

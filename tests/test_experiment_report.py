@@ -125,7 +125,8 @@ def test_write_reports_and_png(tmp_path):
     paths = ex.write_experiment_reports(study, Ledger(study.generated).all())
     folder = Path(study.workspace)
     assert paths == [folder / "results.yaml", folder / "reports" / "summary.md",
-                     folder / "reports" / "comparison.png", folder / "reports" / "results.xlsx"]
+                     folder / "reports" / "comparison.png", folder / "reports" / "results.xlsx",
+                     folder / "reports" / "report.html"]
     data = paths[2].read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
     width, height = struct.unpack(">II", data[16:24])
@@ -236,7 +237,7 @@ def test_report_show_opens_with_a_display(tmp_path, monkeypatch, capsys):
         time.sleep(0.05)
     opened = sorted(log.read_text().split())
     folder = Path(study.workspace) / "reports"
-    assert opened == sorted([str(folder / "summary.md"), str(folder / "results.xlsx")])
+    assert opened == [str(folder / "report.html")]   # the one page that has everything
 
 
 def test_resolved_spec_of_an_inline_scenario(tmp_path):

@@ -171,7 +171,7 @@ def test_paths_are_text_relative_to_the_study_folder(tmp_path: Path) -> None:
     study = make_study(tmp_path / "s")
     records = make_records(study, failed={"h1__recsys__town_hall__seed3"})
     page = page_for(study, records)
-    assert f'log: <code>runs/h1__recsys__town_hall__seed3/app.log</code>' in page
+    assert 'log: <code>runs/h1__recsys__town_hall__seed3/app.log</code>' in page
     assert str(tmp_path / "s") + "/runs" not in page        # no absolute run paths needed
 
 

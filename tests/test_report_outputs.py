@@ -1,4 +1,5 @@
-"""``report``: summary.md, comparison.png and study.xlsx from real records of the example.
+"""``report``: summary.md, report.html, comparison.png and study.xlsx from real records of the
+example.
 
 The module fixture copies the example study (20 agents, 5 steps) plus a second hypothesis
 with two scenarios, runs it once through the CLI, then runs ``report``.
@@ -66,8 +67,8 @@ def study(tmp_path_factory) -> dict:
 
 def test_report_prints_the_paths(study) -> None:
     lines = study["stdout"].split()
-    assert lines == [str(study["reports"] / n) for n in ("summary.md", "comparison.png",
-                                                          "study.xlsx")]
+    assert lines == [str(study["reports"] / n) for n in ("summary.md", "report.html",
+                                                          "comparison.png", "study.xlsx")]
 
 
 def test_summary_md_covers_each_hypothesis(study) -> None:
@@ -126,7 +127,7 @@ def test_workbook_sheets_rows_and_columns(study) -> None:
     from openpyxl import load_workbook
 
     wb = load_workbook(study["reports"] / "study.xlsx")
-    assert wb.sheetnames == ["about", "runs", "h1", "h2"]
+    assert wb.sheetnames == ["about", "verdicts", "decision contrasts", "runs", "h1", "h2"]
     runs = wb["runs"]
     header = [c.value for c in runs[1]]
     assert header[:11] == ["run_id", "hypothesis", "condition", "scenario", "seed", "status",
@@ -208,5 +209,5 @@ def test_single_panel_report_in_process(tmp_path, capsys) -> None:
     assert out[0].endswith("summary.md")
     text = Path(out[0]).read_text()
     assert "Welch, n = 3 vs 2" in text
-    width, height = _png_size(Path(out[1]))
+    width, height = _png_size(Path(out[2]))
     assert width > 300 and height > 300

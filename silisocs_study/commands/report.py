@@ -67,7 +67,7 @@ def report(plan: Plan, *, metric: str | None = None, show: bool = False) -> int:
         from ..report.reports import write_reports
 
         written = write_reports(study, metric=metric)
-        paths = [written["summary"], written["plot"], written["workbook"]]
+        paths = [written["summary"], written["html"], written["plot"], written["workbook"]]
     if show:
         from ..report.experiment import show_reports
 

@@ -116,7 +116,7 @@ def write_outputs(workspace: Workspace, views: "ViewsResult") -> int:
 
 
 def _write_study_reports(study, records: list[dict], analysis: dict | None) -> None:
-    """A run ends with an answer: summary.md, comparison.png and the workbook."""
+    """A run ends with an answer: summary.md, report.html, comparison.png and the workbook."""
     try:
         from ..report.reports import write_reports
 
@@ -130,7 +130,7 @@ def _write_study_reports(study, records: list[dict], analysis: dict | None) -> N
         print(f"warning: report not written ({type(exc).__name__}: {exc}); "
               f"`{COMMAND} --study {study.display_file} report` retries", file=sys.stderr)
         return
-    print(f"Report: {paths['summary']}, {paths['plot']}, {paths['workbook']}")
+    print(f"Report: {paths['summary']}, {paths['html']}, {paths['plot']}, {paths['workbook']}")
 
 
 def _sweeper_args(options: LaunchOptions, plan, session: str) -> list[str]:

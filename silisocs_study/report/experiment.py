@@ -117,20 +117,22 @@ def ensure_results(study, records, *, plan=None) -> list[dict]:
 # -- all reports --------------------------------------------------------------------------------
 
 def write_experiment_reports(study, records) -> list[Path]:
-    """results.yaml + reports/summary.md, reports/comparison.png, reports/results.xlsx.
+    """results.yaml + reports/summary.md, reports/comparison.png, reports/results.xlsx and
+    reports/report.html (when an axis has values to compare).
 
     ``records``: every record of the folder (e.g. ``Ledger(study.generated).all().values()``
     or the records of a views refresh). Returns the written paths in that order.
     """
     from ..plan import build_plan
-    from .experiment_decisions import experiment_decisions
+    from .experiment_decisions import experiment_analysis
     from .experiment_figures import write_comparison_png, write_workbook
 
     plan = build_plan(study)
     records = list(records.values()) if isinstance(records, dict) else list(records)
     results = ensure_results(study, records, plan=plan)
     stats = experiment_stats(study, results)
-    stats["decisions"] = experiment_decisions(study, results)
+    analysis, view = experiment_analysis(study, records, results, plan)
+    stats["decisions"] = analysis.get("decisions") if analysis else None
     folder = Path(study.workspace) / REPORTS
     folder.mkdir(parents=True, exist_ok=True)
     png = write_comparison_png(folder / "comparison.png", study, results, stats)
@@ -138,7 +140,18 @@ def write_experiment_reports(study, records) -> list[Path]:
     summary = folder / "summary.md"
     atomic_write_text(summary, summary_markdown(study, results, stats, planned=len(plan.runs),
                                                 figure=png.name, workbook=xlsx.name) + "\n")
-    return [Path(study.workspace) / RESULTS, summary, png, xlsx]
+    written = [Path(study.workspace) / RESULTS, summary, png, xlsx]
+    if analysis is not None and view is not None:
+        from ..ledger.records import utc_now
+        from .html import render_html
+        from .tree import counts
+
+        html = folder / "report.html"
+        atomic_write_text(html, render_html(view.study, analysis, view.records,
+                                            counts(view.records), utc_now(),
+                                            planned=view.planned), what="the report report.html")
+        written.append(html)
+    return written
 
 
 def has_display() -> bool:
@@ -147,8 +160,10 @@ def has_display() -> bool:
 
 
 def show_reports(paths: list[Path]) -> None:
-    """Open the summary and workbook when a display exists; otherwise print where they are."""
-    wanted = [p for p in paths if p.suffix in (".md", ".xlsx")]
+    """Open report.html (else the summary and workbook) when a display exists; otherwise
+    print where they are."""
+    wanted = [p for p in paths if p.suffix == ".html"] or \
+        [p for p in paths if p.suffix in (".md", ".xlsx")]
     opener = "open" if sys.platform == "darwin" else "xdg-open"
     if has_display() and shutil.which(opener):
         import threading

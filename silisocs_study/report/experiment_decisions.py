@@ -1,57 +1,118 @@
-"""Decisions for an ``experiment.<name>`` spec: the values of one axis compared.
+"""An ``experiment.<name>`` spec analysed like a study: the values of one axis compared.
 
 The experiment is one hypothesis (named after it). Its conditions are the values of the
 ``compare:`` axis (default: the first non-seed axis with several values), its reference one
 of them (default: the first); every combination of the other non-seed axes is a stratum
-(the study format's scenario), seeds pair within a stratum, and the metric is a score
-(default: the primary score). Then the same :func:`decide_hypothesis` as for studies.
+(the study format's scenario), seeds pair within a stratum, and each score of result.json is
+the metric ``scores.<name>``. :func:`experiment_view` recasts the records that way and
+:func:`experiment_analysis` runs the study's own :func:`~.contrasts.analyze` on them — one
+analysis, so summary.md, report.html and ``silisocs_study.analyze`` agree with studies.
 """
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from ..analysis.decide import decide_hypothesis
+from ..analysis.settings import AnalysisSettings
 from ..status import COMPLETE_VALUES
-from .decisions import decisions_block, settings_of
-from .experiment_summary import cell_label, experiment_axes, primary_score
-from .numbers import finite_number
+from .decisions import settings_of
+from .experiment_summary import cell_label, experiment_axes
+
+SCORES = "scores"   # the evaluator id the scores of result.json appear under
 
 
-def experiment_decisions(study, results: list[dict]) -> dict | None:
-    """``analysis["decisions"]``-shaped block, or None when there is nothing to compare."""
+@dataclass(frozen=True)
+class ExperimentView:
+    """The experiment as a one-hypothesis study: a stand-in Study and recast records."""
+    study: Any
+    records: list[dict]
+    planned: list[SimpleNamespace]
+
+
+def _score_key(name: str) -> str:
+    return name if name.startswith(SCORES + ".") else f"{SCORES}.{name}"
+
+
+def experiment_view(study, records: list[dict], results: list[dict], plan=None
+                    ) -> ExperimentView | None:
+    """None when no non-seed axis has values to compare."""
     axes = experiment_axes(study, results)
     factors = [a for a in axes if a != "seed"]
-    settings_all = settings_of(study)
-    compare = settings_all.compare or next((a for a in factors if len(axes[a]) > 1), None)
+    settings = settings_of(study)
+    compare = settings.compare or next((a for a in factors if len(axes[a]) > 1), None)
     if compare is None:
         return None
     name = study.name
-    settings = settings_all.for_hypothesis(name)
-    levels = [str(v) for v in axes[compare]]
-    reference = settings.reference if settings.reference in levels else levels[0]
-    primary = primary_score(results)
-    metrics = list(settings.metrics) or ([primary] if primary else [])
     strata_axes = [a for a in factors if a != compare]
-    cells: dict[tuple[str, str], dict[str, dict[Any, float]]] = {}
-    scenarios: dict[str, list[str]] = {lv: [] for lv in levels}
-    for r in results:
-        if r.get("status") not in COMPLETE_VALUES or r.get("stale") or compare not in r:
+
+    def place(values: dict) -> tuple[str, str]:
+        stratum = (cell_label({a: values.get(a) for a in strata_axes}, strata_axes)
+                   if strata_axes else "all")
+        return str(values.get(compare)), stratum
+
+    scores = {r.get("run_id"): r for r in results}
+    recast = []
+    for rec in records:
+        axes_of = rec.get("axes") or {}
+        if compare not in axes_of:
             continue
-        cond = str(r[compare])
-        stratum = cell_label({a: r.get(a) for a in strata_axes}, strata_axes) \
-            if strata_axes else "all"
-        if stratum not in scenarios.setdefault(cond, []):
-            scenarios[cond].append(stratum)
-        for m in metrics:
-            value = finite_number((r.get("scores") or {}).get(m), bools=True)
-            if value is not None:
-                cells.setdefault((cond, stratum), {}).setdefault(m, {})[r.get("seed")] = value
-    direction = settings.direction or "two-sided"
-    claim = study.meta.get("question") or study.meta.get("description")
-    out = decide_hypothesis(name, claim, settings, metrics, reference, scenarios, cells,
-                            {c: direction for c in scenarios})
-    out["compare"] = compare
-    out["notes"] = [f"conditions are the values of axis '{compare}'"
-                    + (f"; strata: each combination of {', '.join(strata_axes)}"
-                       if strata_axes else "")]
-    return decisions_block(study, {name: out})
+        cond, stratum = place(axes_of)
+        entry = scores.get(rec.get("run_id")) or {}
+        evals = [ev for ev in rec.get("evaluations") or [] if isinstance(ev, dict)]
+        numbers = entry.get("scores") or {}
+        if numbers and rec.get("status") in COMPLETE_VALUES:
+            evals.append({"id": SCORES, "status": "success", "aggregated": dict(numbers)})
+        recast.append({**rec, "hypothesis": name, "condition": cond, "scenario": stratum,
+                       "seed": axes_of.get("seed", rec.get("seed")), "evaluations": evals,
+                       "stale": rec.get("stale") or entry.get("stale")})
+    levels = [str(v) for v in axes[compare]]
+    strata = list(dict.fromkeys(place(r.axes or {})[1] for r in plan.runs)) if plan else []
+    one = settings.for_hypothesis(name)
+    one = dataclasses.replace(one, metrics=tuple(_score_key(m) for m in one.metrics))
+    stand_in = dataclasses.replace(
+        study, kind="study",
+        hypotheses={name: {"statement": study.meta.get("question") or
+                           study.meta.get("description"), "reference": one.reference}},
+        groups=[SimpleNamespace(hypothesis=name, condition=lv, scenarios=strata or ["all"],
+                                reuse=()) for lv in levels],
+        analysis=AnalysisSettings(default=one, hypotheses={name: one}, compare=compare,
+                                  written=settings.written))
+    planned = [SimpleNamespace(hypothesis=name, condition=c, scenario=s,
+                               seed=(r.axes or {}).get("seed", r.seed))
+               for r in (plan.runs if plan else []) for c, s in [place(r.axes or {})]]
+    return ExperimentView(stand_in, recast, planned)
+
+
+def experiment_analysis(study, records: list[dict], results: list[dict], plan=None
+                        ) -> tuple[dict | None, ExperimentView | None]:
+    """(the analysis dict of :func:`~.contrasts.analyze`, the view) — (None, None) when
+    there is nothing to compare."""
+    from .contrasts import analyze
+
+    view = experiment_view(study, records, results, plan)
+    if view is None:
+        return None, None
+    analysis = analyze(view.study, view.records)
+    decisions = analysis.get("decisions") or {}
+    for block in (decisions.get("hypotheses") or {}).values():
+        compare = view.study.analysis.compare
+        block.setdefault("notes", []).insert(0, f"conditions are the values of axis "
+                                                f"'{compare}'; strata: each combination of the "
+                                                f"other axes; metrics: scores.<name> of "
+                                                f"result.json")
+    if decisions:
+        decisions["source"] = decisions["source"].replace("study file", "experiment spec")
+    return analysis, view
+
+
+def experiment_decisions(study, results: list[dict], records: list[dict] | None = None,
+                         plan=None) -> dict | None:
+    """The ``decisions`` block alone (status, ``plan --seeds-needed``)."""
+    if records is None:
+        from ..ledger import Ledger
+
+        records = list(Ledger(study.generated).all().values())
+    analysis, _ = experiment_analysis(study, records, results, plan)
+    return analysis.get("decisions") if analysis else None

@@ -1,6 +1,7 @@
-"""``report``: summary.md, comparison.png and study.xlsx under ``generated/reports/``.
+"""``report``: summary.md, report.html, comparison.png and study.xlsx under
+``generated/reports/``.
 
-All three are computed from every record of the study by the same :func:`analyze` as
+All four are computed from every record of the study by the same :func:`analyze` as
 ``organized/summary.json``, so the numbers always agree.
 """
 from __future__ import annotations
@@ -39,7 +40,7 @@ def _replace_into(target: Path, write, what: str) -> Path:
 
 def write_reports(study, *, metric: str | None = None, records=None,
                   analysis: dict | None = None) -> dict[str, Path]:
-    """Write the three reports; returns {"summary": …, "plot": …, "workbook": …}.
+    """Write the four reports; returns {"summary", "html", "plot", "workbook"} → path.
 
     ``records`` with ``analysis``: every record and the :func:`analyze` of exactly those
     (what ``views.refresh`` just built the organized tree from): used as they are, neither
@@ -47,6 +48,7 @@ def write_reports(study, *, metric: str | None = None, records=None,
     (``current_records``) and analysed here."""
     from ..ledger.records import utc_now
     from .excel import write_workbook
+    from .html import render_html
     from .plots import choose_metrics, plot_comparison
     from .summary_md import render
 
@@ -79,7 +81,10 @@ def write_reports(study, *, metric: str | None = None, records=None,
     summary = folder / "summary.md"
     atomic_write_text(summary, render(study, analysis, counts, now, plot.name, metrics),
                       what="the report summary.md")
+    html = folder / "report.html"
+    atomic_write_text(html, render_html(study, analysis, records, counts, now),
+                      what="the report report.html")
     if analysis.get("metrics_note"):   # said where the user looks, not only inside the files
         print(f"note: {analysis['metrics_note']} (comparison.png states this instead of a "
               f"plot)", file=sys.stderr)
-    return {"summary": summary, "plot": plot, "workbook": xlsx}
+    return {"summary": summary, "html": html, "plot": plot, "workbook": xlsx}
