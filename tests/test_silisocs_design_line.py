@@ -142,6 +142,7 @@ def test_scenario_config_paths_need_no_extra_flag(tmp_path):
     doc["study"]["run_defaults"]["config_path"] = str(tmp_path / "scenarios/{scenario}/conf")
     doc["study"]["run_defaults"]["seeds"] = [1]
     doc["hypotheses"]["h1_timeline"]["conditions"] = {"cta=plain": {}}
+    doc.pop("analysis", None)   # its reference condition is gone with the others
     doc["evaluations"] = [{"id": "activity", "preset": "builtin.activity_summary"}]
     for scenario, mode in (("alpha", "follower_chronological"), ("beta", "pure_recsys")):
         conf = tmp_path / "scenarios" / scenario / "conf"

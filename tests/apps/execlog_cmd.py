@@ -4,7 +4,7 @@ Appends JSON lines to the file named by $EXECLOG (one ``write`` on an O_APPEND d
 lines from concurrent processes never interleave): ``start``, a ``tick`` every 50 ms while it
 works, then ``end`` — each with its pid and the time. A process that outlives a kill keeps
 ticking, so a test sees any execution that overlaps another of the same run. Writes
-``done.txt`` into $SILISOCS_RUN_DIR, then exits with FAIL_CODE (default 0).
+``done.txt`` into $SILISOCS_RUN_DIR, then exits with FAIL_CODE (default 0) at once after ``end``.
 """
 import json
 import os
@@ -37,4 +37,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # "end" must be the process's last act: an interpreter shutting down normally still runs
+    # for milliseconds, and a stop signal landing then ends an execution the orchestrator
+    # rightly counts as killed (and runs again) although the log already said "end".
+    os._exit(main())
