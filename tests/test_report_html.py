@@ -355,3 +355,28 @@ def test_delta_coding_round_trips() -> None:
         assert _undelta(prev, coded) == value, (prev, value, coded)
         prev = value
     assert delta_code("runs/a/seed_7/run", "runs/a/seed_8/run") == [12, "8", 4]
+
+
+def test_colliding_conditions_get_distinct_colours_on_the_page_and_in_the_png(
+        tmp_path: Path) -> None:
+    """"chrono" and "crash" hash to the same palette colour; within one study they must not
+    share it, and the page and comparison.png must make the same choice."""
+    from silisocs_study.evaluators.plots import label_color
+    from silisocs_study.report.colors import condition_colors
+
+    conds = ("chrono", "crash", "recsys")
+    assert label_color("chrono") == label_color("crash")      # the collision under test
+    colors = condition_colors(conds)
+    assert len(set(colors.values())) == 3
+    assert colors["chrono"] == label_color("chrono")          # the first keeps its own colour
+    study = make_study(tmp_path / "s", conditions=conds)
+    records = make_records(study)
+    page = page_for(study, records)
+    for strip_svg in re.findall(r'<figure class="strip".*?</figure>', page, re.S):
+        fills = re.findall(r'<g fill="(#[0-9a-f]{6})" fill-opacity', strip_svg)
+        assert fills == [colors[c] for c in conds]
+    analysis = analyze(study, records)
+    fig = comparison_figure(analysis, records, {"h1": METRIC})
+    got = {conds[round(float(c.get_offsets()[0][0]))]: _hex(c.get_facecolor()[0])
+           for c in fig.axes[0].collections if len(c.get_offsets()) == 5}
+    assert got == colors

@@ -3,7 +3,7 @@
 The figure shows the primary score per value of the main axis (x), a second axis as colour
 groups when there is one, the mean with its 95% CI as an error bar, and every run (seed) as a
 jittered dot, so a reader sees both the estimate and the spread behind it. Each value keeps its
-fixed colour (:func:`silisocs_study.evaluators.plots.label_color`) in every figure.
+fixed colour (:func:`.colors.condition_styles`) in every figure.
 """
 from __future__ import annotations
 
@@ -41,7 +41,8 @@ def comparison_figure(study, results: list[dict], stats: dict):
     reason in words."""
     from matplotlib.figure import Figure  # no pyplot: no GUI backend, no global state
 
-    from ..evaluators.plots import label_styles, short, wrap
+    from ..evaluators.plots import short, wrap
+    from .colors import condition_styles
     from .experiment_summary import no_scores_reason
     from .numbers import finite_number
     from .stats import describe
@@ -68,7 +69,9 @@ def comparison_figure(study, results: list[dict], stats: dict):
         fig.suptitle(f"Experiment {name}", fontsize=13, fontweight="bold")
         return fig
 
-    styles = label_styles([str(v) for v in (cs if c_axis else xs)])
+    # over the axis' every value, as report.html: colours do not move when a value has no score
+    shown = axes[c_axis] if c_axis else (axes[x_axis] if x_axis else xs)
+    styles = condition_styles([str(v) for v in shown])
     import numpy as np
 
     rng = np.random.default_rng(0)

@@ -17,7 +17,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from ..status import DISPLAY_ORDER
-from .colors import condition_colors, condition_styles
+from .colors import condition_colors, condition_styles, study_conditions
 from .html_cards import card, contrast_rows, drive, listed
 from .html_runs import coverage, run_page
 from .metrics import flat_metrics, metric_words
@@ -53,11 +53,7 @@ def page_context(study: Any, analysis: dict, records: list[dict], counts: dict, 
     decisions = analysis.get("decisions") if isinstance(analysis.get("decisions"), dict) else None
     found = (decisions or {}).get("hypotheses")
     dec_hyps: dict[str, dict] = found if isinstance(found, dict) else {}
-    conds: dict[str, None] = {}
-    for block in hyps.values():
-        conds.update(dict.fromkeys(str(c) for c in block.get("conditions") or []))
-    conds.update(dict.fromkeys(str(r.get("condition")) for r in records))
-    colors = condition_colors(conds)
+    colors = condition_colors(study_conditions(analysis, records))
     primary = _primary(hyps, dec_hyps)
     flat = {str(r.get("run_id")): flat_metrics(r) for r in records}
     table_metrics = list(dict.fromkeys(m for ms in primary.values() for m in ms))
@@ -231,7 +227,7 @@ def _strips(hyps: dict[str, dict], primary: dict[str, list[str]], colors: dict[s
         block = hyps.get(h)
         if not block:
             continue
-        styles = condition_styles(block.get("conditions") or [])
+        styles = condition_styles(colors)   # the study's set: the same as ``colors``
         for m in metrics:
             for scen in block.get("scenarios") or []:
                 rows = []

@@ -14,7 +14,7 @@ import textwrap
 from pathlib import Path
 
 from ..evaluators.plots import short, wrap
-from .colors import condition_styles, scenario_markers
+from .colors import condition_styles, scenario_markers, study_conditions
 from .metrics import metric_words
 from .numbers import fmt, fmt_signed
 from .summary_md import p_phrase
@@ -72,6 +72,7 @@ def comparison_figure(analysis: dict, records: list[dict], metrics: dict[str, st
     fig = Figure(figsize=(width, 5.2 * nrows), dpi=150, layout="constrained")
     FigureCanvasAgg(fig)
     records_by_id = {r.get("run_id"): r for r in records}
+    styles = condition_styles(study_conditions(analysis, records))   # as in report.html
     rng = np.random.default_rng(0)
     if title:
         fig.suptitle(wrap(title, width, 13), fontsize=13, fontweight="bold")
@@ -80,7 +81,7 @@ def comparison_figure(analysis: dict, records: list[dict], metrics: dict[str, st
         ax.set_axis_off()
     for ax, (hyp, block) in zip(axes, hyps):
         metric = metrics.get(hyp)
-        _panel(ax, hyp, block, metric, records_by_id, rng, Line2D)
+        _panel(ax, hyp, block, metric, records_by_id, rng, Line2D, styles)
     return fig
 
 
@@ -113,7 +114,7 @@ def _why_empty(block: dict, metric: str | None) -> str:
 
 
 def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, rng,
-           Line2D) -> None:
+           Line2D, styles: dict[str, tuple[str, str, str]]) -> None:
     conds = block["conditions"]
     scens = block["scenarios"] or ["—"]
     head = f"{hyp}: {metric_words(metric)}" if metric else hyp
@@ -128,7 +129,7 @@ def _panel(ax, hyp: str, block: dict, metric: str | None, records_by_id: dict, r
         ax.set_xticks([])
         ax.set_yticks([])
         return
-    colors = {c: style[0] for c, style in condition_styles(conds).items()}
+    colors = {c: styles[str(c)][0] for c in conds}   # the study's conditions include these
     markers = scenario_markers(scens)
     k = len(scens)
     span = 0.74
