@@ -92,6 +92,11 @@ def test_basic_launcher_runs_every_job_in_one_process(study, tmp_path):
     assert "RecursionError" not in proc.stdout + proc.stderr
     records = check_study(study)
     assert len({r["pid"] for r in records.values()}) == 1
+    reports = study / "generated" / "reports"       # the design line ends with the report too
+    assert f"Report: {reports / 'summary.md'}, {reports / 'report.html'}" in proc.stdout
+    page = (reports / "report.html").read_text()
+    assert 'class="verdict v-' in page and "h1_timeline" in page
+    assert "| h1_timeline |" in (reports / "summary.md").read_text()
 
 
 def test_joblib_launcher_reuses_its_workers(study, tmp_path):

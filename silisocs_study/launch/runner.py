@@ -111,11 +111,11 @@ def write_outputs(workspace: Workspace, views: "ViewsResult") -> int:
     study = workspace.study
     if not workspace.is_experiment and views.records and (
             views.rebuilt or not (study.generated / "reports" / "summary.md").exists()):
-        _write_study_reports(study, views.records, views.analysis)
+        write_study_reports(study, views.records, views.analysis)
     return workspace.finish(views.records)
 
 
-def _write_study_reports(study, records: list[dict], analysis: dict | None) -> None:
+def write_study_reports(study, records: list[dict], analysis: dict | None) -> None:
     """A run ends with an answer: summary.md, report.html, comparison.png and the workbook."""
     try:
         from ..report.reports import write_reports

@@ -142,7 +142,11 @@ class StudySweep:
         if top and self.s.views == "here" and not self.s.plan_file:
             from ..views import refresh
 
-            refresh(plan, changed=[r.run_id for r in here + elsewhere + decisions.reuse])
+            views = refresh(plan, changed=[r.run_id for r in here + elsewhere + decisions.reuse])
+            if study.kind != "experiment" and views.records and views.rebuilt:
+                from .runner import write_study_reports
+
+                write_study_reports(study, views.records, views.analysis)   # as `run` does
         # else: whoever started this multirun rebuilds the views once, after all of its
         # multiruns (each rebuild re-reads every record)
         left = decisions.left_failed if top else []
