@@ -51,17 +51,22 @@ def label_color(label: object) -> str:
     return PALETTE[int.from_bytes(digest, "big") % len(PALETTE)]
 
 
-def label_styles(labels: Sequence[object]) -> dict[str, tuple[str, str, str]]:
+def label_styles(labels: Sequence[object], *, distinct: bool = False
+                 ) -> dict[str, tuple[str, str, str]]:
     """``{label: (colour, linestyle, marker)}`` for the labels of one figure.
 
-    The colour is always :func:`label_color`; when two labels of the figure share it (a hash
-    collision), the later one in sorted order gets a dashed line and another marker, so the
-    lines stay apart while each label keeps its colour in every figure.
+    The colour is :func:`label_color`; when two labels share it (a hash collision), the later
+    one in sorted order gets a dashed line and another marker, so the lines stay apart while
+    each label keeps its colour in every figure. ``distinct``: the later one takes the first
+    palette colour no label uses instead, while there is one (for a fixed set of labels, such
+    as a study's conditions, whose figures all resolve over that same set).
     """
     seen: dict[str, int] = {}
     out: dict[str, tuple[str, str, str]] = {}
     for label in sorted({str(x) for x in labels}, key=lambda x: (x.casefold(), x)):
         color = label_color(label)
+        if distinct and color in seen:
+            color = next((p for p in PALETTE if p not in seen), color)
         k = seen.get(color, 0)
         seen[color] = k + 1
         out[label] = (color, LINESTYLES[k % len(LINESTYLES)], MARKERS[k % len(MARKERS)])

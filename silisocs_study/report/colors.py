@@ -1,6 +1,7 @@
 """One colour per condition in every study figure: comparison.png and report.html agree.
 
-Built on :func:`silisocs_study.evaluators.plots.label_color` (a pure function of the label):
+Built on :func:`silisocs_study.evaluators.plots.label_styles` with ``distinct`` (colours from
+:func:`~silisocs_study.evaluators.plots.label_color`, a pure function of the label):
 a condition keeps that colour unless an earlier condition of the same study (in sorted order)
 already has it; then it takes the first palette colour no condition of the study uses. Every
 figure of a study resolves colours over the study's whole set of conditions
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..evaluators.plots import LINESTYLES, MARKERS, PALETTE, label_color
+from ..evaluators.plots import label_styles
 
 # markers that tell scenarios apart when the colour already names the condition
 SCENARIO_MARKERS = ("o", "s", "^", "v", "P", "X", "h", "*")
@@ -21,17 +22,7 @@ SCENARIO_MARKERS = ("o", "s", "^", "v", "P", "X", "h", "*")
 def condition_styles(conditions: Iterable[object]) -> dict[str, tuple[str, str, str]]:
     """``{condition: (colour, linestyle, marker)}`` for a study's conditions: distinct colours
     while the palette lasts; the line style and marker differ only past it."""
-    labels = sorted({str(c) for c in conditions}, key=lambda x: (x.casefold(), x))
-    used: dict[str, int] = {}
-    out: dict[str, tuple[str, str, str]] = {}
-    for label in labels:
-        color = label_color(label)
-        if color in used:
-            color = next((p for p in PALETTE if p not in used), color)
-        k = used.get(color, 0)
-        used[color] = k + 1
-        out[label] = (color, LINESTYLES[k % len(LINESTYLES)], MARKERS[k % len(MARKERS)])
-    return out
+    return label_styles(list(conditions), distinct=True)
 
 
 def study_conditions(analysis: dict, records: Iterable[dict] = ()) -> list[str]:

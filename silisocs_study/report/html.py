@@ -17,7 +17,7 @@ from typing import Any
 from markupsafe import Markup, escape
 
 from ..status import DISPLAY_ORDER
-from .colors import condition_colors, condition_styles, study_conditions
+from .colors import condition_styles, study_conditions
 from .html_cards import card, contrast_rows, drive, listed
 from .html_runs import coverage, run_page
 from .metrics import flat_metrics, metric_words
@@ -53,7 +53,8 @@ def page_context(study: Any, analysis: dict, records: list[dict], counts: dict, 
     decisions = analysis.get("decisions") if isinstance(analysis.get("decisions"), dict) else None
     found = (decisions or {}).get("hypotheses")
     dec_hyps: dict[str, dict] = found if isinstance(found, dict) else {}
-    colors = condition_colors(study_conditions(analysis, records))
+    styles = condition_styles(study_conditions(analysis, records))
+    colors = {c: style[0] for c, style in styles.items()}
     primary = _primary(hyps, dec_hyps)
     flat = {str(r.get("run_id")): flat_metrics(r) for r in records}
     table_metrics = list(dict.fromkeys(m for ms in primary.values() for m in ms))
@@ -72,7 +73,7 @@ def page_context(study: Any, analysis: dict, records: list[dict], counts: dict, 
         "cards": [card(h, d, colors, hyps.get(h)) for h, d in dec_hyps.items()
                   if isinstance(d, dict)],
         "forests": _forests(hyps, dec_hyps, primary, colors),
-        "strips": _strips(hyps, primary, colors, records, flat,
+        "strips": _strips(hyps, primary, styles, records, flat,
                           table_metrics[:MAX_TABLE_METRICS]),
         "metrics_note": analysis.get("metrics_note"),
         "coverage": [g for g in coverage(records, plan, list(hyps)) if g["rows"]],
@@ -214,8 +215,8 @@ def _forest_row(r: dict, interval: str, several: bool, colors: dict[str, str]) -
                      note=r.get("note"))
 
 
-def _strips(hyps: dict[str, dict], primary: dict[str, list[str]], colors: dict[str, str],
-            records: list[dict], flat: dict[str, dict[str, float]], in_table: list[str]
+def _strips(hyps: dict[str, dict], primary: dict[str, list[str]],
+            styles: dict[str, tuple[str, str, str]], records: list[dict], flat: dict[str, dict[str, float]], in_table: list[str]
             ) -> list[dict]:
     """One strip plot per hypothesis × shown metric × scenario; with more than
     MAX_TITLED_DOTS dots, those of metrics in the run table get their tooltips lazily."""
@@ -227,7 +228,6 @@ def _strips(hyps: dict[str, dict], primary: dict[str, list[str]], colors: dict[s
         block = hyps.get(h)
         if not block:
             continue
-        styles = condition_styles(colors)   # the study's set: the same as ``colors``
         for m in metrics:
             for scen in block.get("scenarios") or []:
                 rows = []
@@ -240,10 +240,10 @@ def _strips(hyps: dict[str, dict], primary: dict[str, list[str]], colors: dict[s
                            for rid in cell.get("run_ids") or [] if m in flat.get(rid, {})]
                     d = (cell.get("metrics") or {}).get(m) or {}
                     ref = " · reference" if c == block.get("reference") else ""
-                    rows.append(StripRow(label=str(c), color=colors.get(str(c), "#777777"),
+                    color, _, shape = styles.get(str(c), ("#777777", "", "o"))
+                    rows.append(StripRow(label=str(c), color=color,
                                          points=pts, mean=d.get("mean"), low=d.get("ci_low"),
-                                         high=d.get("ci_high"),
-                                         shape=styles.get(str(c), ("", "", "o"))[2],
+                                         high=d.get("ci_high"), shape=shape,
                                          sub=f"n = {len(pts)}{ref}"))
                     dots += len(pts)
                 if any(r.points for r in rows):
