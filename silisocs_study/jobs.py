@@ -32,7 +32,8 @@ def eval_dir(generated: Path | str, job: dict) -> Path:
 
 def job_document(study: Study, run: Run, python: str, *, session: str,
                  timeout_seconds: float | None = None,
-                 previous_attempt: str | None = None) -> dict[str, Any]:
+                 previous_attempt: str | None = None,
+                 adaptive_round: int | None = None) -> dict[str, Any]:
     group = run.group
     timeout = group.timeout_seconds or timeout_seconds
     return {
@@ -53,14 +54,16 @@ def job_document(study: Study, run: Run, python: str, *, session: str,
         "re_evaluate": group.re_evaluate, "timeout_seconds": timeout,
         "repo_root": str(study.repo_root), "generated": str(study.generated),
         "python": python, "previous_attempt_dir": previous_attempt,
+        "adaptive_round": adaptive_round,
     }
 
 
 def write_job(study: Study, run: Run, python: str, *, session: str,
-              timeout_seconds: float | None = None, previous_attempt: str | None = None) -> Path:
+              timeout_seconds: float | None = None, previous_attempt: str | None = None,
+              adaptive_round: int | None = None) -> Path:
     path = study.generated / "jobs" / f"{run.run_id}.json"
     doc = job_document(study, run, python, session=session, timeout_seconds=timeout_seconds,
-                       previous_attempt=previous_attempt)
+                       previous_attempt=previous_attempt, adaptive_round=adaptive_round)
     atomic_write_bytes(path, json.dumps(doc, ensure_ascii=False, default=str).encode(),
                        what=f"the job file of {run.run_id}", below=study.generated)
     return path

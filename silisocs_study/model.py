@@ -191,6 +191,8 @@ class Study:
     extra_overrides: tuple[str, ...] = ()   # given after `--`, folded into the groups
     # the analysis: block (silisocs_study.analysis.settings.AnalysisSettings; None: defaults)
     analysis: Any = None
+    # the adaptive: block: hypothesis id → AdaptiveSettings (only adaptive hypotheses)
+    adaptive: dict[str, Any] = field(default_factory=dict)
 
     def error(self, path: tuple, message: str):
         """A StudyError at ``path`` of the study file (file:line:col when known)."""

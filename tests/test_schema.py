@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from silisocs_study.spec import analysis as analysis_block
+from silisocs_study.spec import adaptive as adaptive_block
 from silisocs_study.spec import evaluations, experiment, study_v1
 from silisocs_study.spec.fields import ID_RE
 from silisocs_study.spec.schema import ID_PATTERN, json_schema
@@ -194,9 +195,13 @@ DEFS = json_schema("both")["$defs"]
     (DEFS["analysis"]["properties"], analysis_block.STUDY_KEYS),
     (DEFS["analysis_hypothesis"]["properties"], analysis_block.HYPOTHESIS_KEYS),
     (DEFS["experiment_analysis"]["properties"], analysis_block.EXPERIMENT_KEYS),
+    (DEFS["adaptive"]["properties"], adaptive_block.STUDY_KEYS),
+    (DEFS["adaptive_hypothesis"]["properties"], adaptive_block.HYPOTHESIS_KEYS),
+    (DEFS["experiment_adaptive"]["properties"], adaptive_block.VALUE_KEYS),
 ], ids=["top", "study", "run_defaults", "hypothesis", "condition", "execution", "reuse_run",
         "inject", "evaluator", "explicit_args", "experiment", "scenario", "axis", "analysis",
-        "analysis_hypothesis", "experiment_analysis"])
+        "analysis_hypothesis", "experiment_analysis", "adaptive", "adaptive_hypothesis",
+        "experiment_adaptive"])
 def test_schema_keys_equal_parser_keys(schema_props, parser_keys):
     """The parser's accepted keys and the schema's properties can't drift apart."""
     assert set(schema_props) == set(parser_keys)

@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+from .adaptive import AdaptiveSettings
+from .arms import INTERVAL_RULE as CONFSEQ_RULE
+from .arms import arms, confseq_rows
 from .bootstrap import bootstrap, seed_for
 from .equivalence import tost_p
 from .estimate import Estimate, stratified
@@ -24,6 +27,7 @@ INTERVAL_RULE = {
          "scenario) is shown beside it.",
     "bootstrap": "The verdict uses the cluster-bootstrap interval (BCa, seeds resampled within "
                  "scenario); the stratified t-interval is shown beside it.",
+    "confseq": CONFSEQ_RULE,
 }
 
 
@@ -64,8 +68,12 @@ def _row(cond: str, ref: str, metric: str, scenario: str, est: Estimate,
 def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
                       metrics: Sequence[str], reference: str | None,
                       scenarios: Mapping[str, Sequence[str]], cells: Cells,
-                      directions: Mapping[str, str]) -> dict:
-    """The decision block of one hypothesis (shape documented in docs of report.html)."""
+                      directions: Mapping[str, str], adaptive: AdaptiveSettings | None = None,
+                      attempted: Mapping[tuple[str, str], int] | None = None,
+                      planned: Mapping[tuple[str, str], int] | None = None) -> dict:
+    """The decision block of one hypothesis (shape documented in docs of report.html).
+    ``adaptive``: its seeds stop adaptively — intervals from the confidence sequence, and an
+    ``adaptive`` block with every arm (``attempted``/``planned``: seeds per cell)."""
     conditions = list(scenarios)
     others = [c for c in conditions if c != reference] if reference else []
     m = max(1, len(others) * len(metrics))
@@ -108,6 +116,16 @@ def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
                 plan_notes.append("set delta in the analysis: block to plan seeds")
             elif pooled.sd is None:
                 plan_notes.append(f"{cond}: needs two seeds in one scenario to plan from")
+    adaptive_block = None
+    if adaptive is not None:
+        confseq_rows(rows, cells, adaptive.alpha or alpha, m)
+        primary = adaptive.metric or (metrics[0] if metrics else None)
+        if primary is not None:
+            delta = (deltas.get(primary) or _deltas(settings, [primary], reference, scenarios,
+                                                    cells)[primary])[0]
+            adaptive_block = arms(hyp, adaptive, primary, reference, scenarios, cells,
+                                  directions, delta, adaptive.alpha or alpha, m,
+                                  attempted or {}, planned or {})
     pooled_rows = [r for r in rows if r["pooled"]]
     verdict, reason = hypothesis_verdict([r["verdict"] for r in pooled_rows])
     first = metrics[0] if metrics else None
@@ -122,7 +140,8 @@ def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
         "deltas": {m: v for m, (v, _) in deltas.items()},
         "delta_text": _delta_text(settings, deltas), "alpha": alpha, "m": m, "confidence": conf,
         "equivalence_confidence": eq_conf, "reference": reference,
-        "interval": settings.interval, "verdict": verdict, "reason": reason,
+        "interval": "confseq" if adaptive is not None else settings.interval,
+        "adaptive": adaptive_block, "verdict": verdict, "reason": reason,
         "seeds_used": seeds_used, "seeds_needed": max(needed) if needed else None,
         "seeds_needed_note": (f"for {target} at α/m = {alpha / m:.3g}"
                               if needed else "; ".join(dict.fromkeys(plan_notes)) or

@@ -203,15 +203,17 @@ def _last_error(output: str) -> str:
 # -- running an app's runs ---------------------------------------------------------------------
 
 def run_app(command: AppCommand, *, cwd: str, ledger, ids: set[str], session: str,
-            log_dir: Path, progress: bool = True, plain: bool = False) -> list[str]:
+            log_dir: Path, progress: bool = True, plain: bool = False, log_tag: str = ""
+            ) -> list[str]:
     """Run one app's multirun, restarting it after a hard crash until every run has a record
-    from this session. Returns the runs it could not get run (none when all went through)."""
+    from this session. Returns the runs it could not get run (none when all went through).
+    ``log_tag``: part of the log file names (an adaptive round: one log per round)."""
     from ..atomic import make_dirs
 
     make_dirs(log_dir, "the logs folder")
     pending_before = set(ids)
     pending = pending_before
-    tag = command.tag()
+    tag = command.tag() + (f"_{log_tag}" if log_tag else "")
     log_path = log_dir / f"run_{session}_{tag}_1.log"
     for attempt in range(1, len(ids) + 2):
         log_path = log_dir / f"run_{session}_{tag}_{attempt}.log"

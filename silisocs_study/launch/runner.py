@@ -52,12 +52,20 @@ def _run(workspace: Workspace, options: LaunchOptions, *, dry_run: bool,
         print(f"  {len(decisions.left_failed)} failed run(s) are not retried "
               f"(use --retry-failed)")
     workspace.write_spec_copy()
+    rnd = None
+    if study.adaptive:
+        from .rounds import next_round
+
+        rnd = next_round(plan, session.records.values())
+        print(f"Adaptive: {rnd.line()}; the next round runs {len(rnd.runs)} run(s)")
     if dry_run:
         from ..bashgen import write_script
+        from ..plan import Plan
         from ..planfile import write_plan_json
 
         write_plan_json(plan, study.generated / "plan.json", session.python)
-        write_script(plan, study.generated / "run_study.sh", session.python)
+        write_script(Plan(study, rnd.runs, plan.total, plan.filters) if rnd else plan,
+                     study.generated / "run_study.sh", session.python)
         print(f"Dry run: wrote {study.generated / 'plan.json'} and "
               f"{study.generated / 'run_study.sh'}")
         return 0
@@ -82,13 +90,53 @@ def _run(workspace: Workspace, options: LaunchOptions, *, dry_run: bool,
         check_apps(study, list(commands.values()), cwd=str(study.repo_root))
     session.record_reuse()
     started = time.time()
+    if study.adaptive:
+        unrun, final = _rounds(workspace, session, options, hydra_args, extra)
+        return _close(workspace, session, time.time() - started, unrun, final)
     unrun = session.launch_apps(launch, hydra_args, extra, cwd=str(study.repo_root),
                                 live=options.progress, fail_fast=options.fail_fast)
     return _close(workspace, session, time.time() - started, unrun)
 
 
-def _close(workspace: Workspace, session: Session, elapsed: float, unrun: list[str]) -> int:
-    """Views, the closing lines and exit code from the records, reports, results."""
+def _rounds(workspace: Workspace, session: Session, options: LaunchOptions,
+            hydra_args: list[str], extra: list[str]):
+    """An adaptive study: each round's runs through one multirun per app (told the round by
+    a round file), until a round starts nothing. Returns (runs never run, the final round)."""
+    from .decide import decide
+    from .rounds import run_rounds, write_round_file
+
+    plan = workspace.plan
+    study = plan.study
+    unrun: list[str] = []
+    launched: list = []
+
+    def launch(rnd) -> int:
+        todo = decide(rnd.runs, session.ledger.all(), force=options.force,
+                      retry_failed=options.retry_failed, stale=options.stale,
+                      session=session.id).launch
+        if not todo:
+            return 0
+        print(f"Adaptive {rnd.line()[len('adaptive '):]}: launching {len(todo)} run(s)",
+              flush=True)
+        path = write_round_file(study.generated, session.id, rnd, todo)
+        args = hydra_args + [ov.format_override("hydra.sweeper.round_file", path)]
+        unrun.extend(session.launch_apps(todo, args, extra, cwd=str(study.repo_root),
+                                         live=options.progress, fail_fast=options.fail_fast,
+                                         log_tag=f"r{rnd.number}"))
+        launched.extend(todo)
+        return sum(1 for r in todo
+                   if (session.ledger.read(r.run_id) or {}).get("session") == session.id)
+
+    final = run_rounds(plan, session.ledger, launch)
+    session.decisions.launch = launched   # the views re-read these records
+    return unrun, final
+
+
+def _close(workspace: Workspace, session: Session, elapsed: float, unrun: list[str],
+           final=None) -> int:
+    """Views, the closing lines and exit code from the records, reports, results.
+    ``final``: an adaptive study's last round — the seeds its stopped arms saved are not
+    part of the selection the exit code is read from."""
     from ..views import refresh
     from .outcome import Outcome
 
@@ -100,7 +148,12 @@ def _close(workspace: Workspace, session: Session, elapsed: float, unrun: list[s
     views = refresh(plan, changed=[r.run_id for r in decisions.launch + decisions.reuse],
                     only_if_changed=True, known=session.records)
     by_id = {r["run_id"]: r for r in views.records}
-    outcome = Outcome.read(plan.runs, by_id, session.id)   # every selected run, now final
+    selected = plan.runs
+    if final is not None:
+        saved = {r.run_id for r in final.saved}
+        selected = [r for r in plan.runs if r.run_id not in saved]
+        print(f"Adaptive: {final.summary()}")
+    outcome = Outcome.read(selected, by_id, session.id)   # every selected run, now final
     rc = _report(plan, outcome, elapsed, unrun, session.decisions)
     return max(rc, write_outputs(workspace, views))
 

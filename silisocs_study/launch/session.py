@@ -49,7 +49,7 @@ class Session:
 
     def launch_apps(self, runs: list[Run], hydra_args: list[str], extra: list[str], *,
                     cwd: str, progress: bool = True, live: bool = True,
-                    fail_fast: bool = False) -> list[str]:
+                    fail_fast: bool = False, log_tag: str = "") -> list[str]:
         """One multirun subprocess per app for ``runs``; returns the ids never attempted.
         ``progress``: show it (``live``: a live display on a terminal, else plain lines)."""
         study = self.plan.study
@@ -58,7 +58,7 @@ class Session:
             ids = {r.run_id for r in runs if app_key(r) == key}
             unrun += run_app(command, cwd=cwd, ledger=self.ledger, ids=ids, session=self.id,
                              log_dir=study.generated / "logs", progress=progress,
-                             plain=not live)
+                             plain=not live, log_tag=log_tag)
             if fail_fast and self.failed_in(ids):
                 break
         return unrun

@@ -29,6 +29,9 @@ class SweepSettings:
     # a plan.json to run instead of expanding `study` (Slurm array tasks: their own rows of
     # the submission's plan); the sweeper then writes neither generated/plan.json nor views
     plan_file: Optional[str] = None
+    # an adaptive study's round ({"round": N, "run_ids": [...]}, written by whoever drives the
+    # rounds): this multirun runs exactly those runs and tags their records with N
+    round_file: Optional[str] = None
     only_hypothesis: Optional[Any] = None
     only_condition: Optional[Any] = None
     only_sub_experiment: Optional[Any] = None

@@ -51,7 +51,14 @@ def load(settings: SweepSettings, cwd: str | None, extra: Sequence[str] = ()):
                        cwd=base, workspace=settings.workspace)
     for note in fold_extra_overrides(study, extra):
         log.warning(note)
-    return study, build_plan(study, settings.filters)
+    plan = build_plan(study, settings.filters)
+    if settings.round_file:   # one round of an adaptive study: exactly its runs
+        from ..plan import Plan
+        from .rounds import read_round_file
+
+        _, ids = read_round_file(settings.round_file)
+        plan = Plan(study, [r for r in plan.runs if r.run_id in ids], plan.total, plan.filters)
+    return study, plan
 
 
 class StudySweep:
@@ -68,6 +75,12 @@ class StudySweep:
         self.busy: list[str] = []   # still executing elsewhere: not started here
         self.succeeded = 0
         self.session = settings.session or new_session_id()
+        self.launched: list[Run] = []     # every run this sweep launched (all rounds)
+        self.round: int | None = None     # the adaptive round being launched
+        if settings.round_file:
+            from .rounds import read_round_file
+
+            self.round = read_round_file(settings.round_file)[0]
 
     # -- entry --------------------------------------------------------------------------------
     def run(self, arguments: Sequence[str]) -> list:
@@ -92,15 +105,63 @@ class StudySweep:
         app = ProcessApp(current_app_module(), self.config)
         if self.s.check:
             return self._check(study, plan, extra, python, facts, app)
+        rounds = bool(study.adaptive) and self.s.scope != "unit" and not self.s.plan_file \
+            and not self.s.round_file
+        sweep = self._rounds if rounds else self._sweep
         if self.s.scope == "unit" or self.s.plan_file or self.s.dry_run:
-            return self._sweep(study, plan, extra, python, facts, app)
+            return sweep(study, plan, extra, python, facts, app)
         from ..ledger.studylock import study_lock
 
         # one orchestrator per study (a CLI `run` that started this multirun holds it already)
         with study_lock(study.workspace, study=f"study {study.study_id}", wait=self.s.wait):
-            return self._sweep(study, plan, extra, python, facts, app)
+            return sweep(study, plan, extra, python, facts, app)
 
-    def _sweep(self, study, plan, extra: list[str], python: str, facts, app) -> list:
+    def _rounds(self, study, plan, extra: list[str], python: str, facts, app) -> list:
+        """An adaptive study: round after round until every arm has stopped (each round is
+        an ordinary sweep of its runs), then the views, reports and exit code once."""
+        from ..ledger import Ledger
+        from ..plan import Plan
+        from .rounds import next_round, run_rounds, write_round_file
+
+        ledger = Ledger(study.generated)
+        if self.s.dry_run:
+            rnd = next_round(plan, ledger.all().values())
+            log.info("%s; the next round runs %d run(s): %s", rnd.line(), len(rnd.runs),
+                     ", ".join(r.run_id for r in rnd.runs[:8]) +
+                     (" ..." if len(rnd.runs) > 8 else ""))
+            return self._sweep(study, Plan(study, rnd.runs, plan.total, plan.filters), extra,
+                               python, facts, app)
+        returns: list = []
+
+        def launch(rnd) -> int:
+            log.info(rnd.line())
+            self.round = rnd.number
+            before = len(self.launched)
+            self.s.round_file = write_round_file(study.generated, self.session, rnd, rnd.runs)
+            returns.extend(self._sweep(study, Plan(study, rnd.runs, plan.total, plan.filters),
+                                       extra, python, facts, app, closing=False))
+            # runs that got a record from this session (one still executing elsewhere did
+            # not: a round that starts nothing ends the loop)
+            return sum(1 for r in self.launched[before:]
+                       if (ledger.read(r.run_id) or {}).get("session") == self.session)
+
+        final = run_rounds(plan, ledger, launch)
+        log.info("adaptive: every arm has stopped — %s", final.summary())
+        self.s.round_file = None
+        if self.s.views == "here":
+            from ..views import refresh
+
+            views = refresh(plan, changed=[r.run_id for r in self.launched])
+            if study.kind != "experiment" and views.records and views.rebuilt:
+                from .runner import write_study_reports
+
+                write_study_reports(study, views.records, views.analysis)
+        self._report_failures(ledger, self.launched)
+        return returns
+
+    def _sweep(self, study, plan, extra: list[str], python: str, facts, app, *,
+               closing: bool = True) -> list:
+        """One sweep of ``plan`` (``closing``: then the views, reports and exit code)."""
         top = self.s.scope != "unit"   # a unit multirun does only its app's runs
         # runs silisocs' own study runner finished count here; a Slurm task reads only its own
         prepared = prepare(plan, force=self.s.force, retry_failed=self.s.retry_failed,
@@ -139,6 +200,9 @@ class StudySweep:
             returns = self._launch(study, here, extra, python)
         for command, runs in others:
             self._run_other_app(study, command, runs)
+        self.launched += here + elsewhere
+        if not closing:
+            return returns
         if top and self.s.views == "here" and not self.s.plan_file:
             from ..views import refresh
 
@@ -163,8 +227,11 @@ class StudySweep:
 
         given = OmegaConf.select(self.config, "hydra.overrides.hydra", default=None) or []
         own = ("hydra.sweeper.scope", "hydra.sweeper.unit_config_path", "hydra.sweeper.check",
-               "hydra.sweeper.session", "hydra.sweep.dir", "hydra.sweeper.dry_run")
+               "hydra.sweeper.session", "hydra.sweep.dir", "hydra.sweeper.dry_run",
+               "hydra.sweeper.round_file")
         args = [str(o) for o in given if not str(o).lstrip("+~").startswith(own)]
+        if self.s.round_file:   # this round's runs of the other apps
+            args.append(ov.format_override("hydra.sweeper.round_file", self.s.round_file))
         if not any(a.startswith("hydra/sweeper=") for a in args):
             args.insert(0, "hydra/sweeper=study")
         args.append(ov.format_override("hydra.sweeper.session", self.session))
@@ -193,7 +260,8 @@ class StudySweep:
         log.info("launching %d run(s) through %s", len(runs), command.label())
         run_app(command, cwd=str(self.config.hydra.runtime.cwd), ledger=Ledger(study.generated),
                 ids={r.run_id for r in runs}, session=self.session,
-                log_dir=study.generated / "logs", progress=False)
+                log_dir=study.generated / "logs", progress=False,
+                log_tag=f"r{self.round}" if self.round else "")
 
     def _check(self, study, plan, extra: list[str], python: str, facts, app) -> list:
         """Check mode: compose each group of this app's runs once; report; launch nothing."""
@@ -289,7 +357,8 @@ class StudySweep:
         from ..plan import job_overrides
 
         path = write_job(study, run, python, session=self.session,
-                         timeout_seconds=self.s.timeout_seconds, previous_attempt=previous) \
+                         timeout_seconds=self.s.timeout_seconds, previous_attempt=previous,
+                         adaptive_round=self.round) \
             if write else study.generated / "jobs" / f"{run.run_id}.json"
         # the multirun's own overrides (after `--`) are folded into job_overrides: load()
         args = job_overrides(run) if run.command is None else []
@@ -424,7 +493,7 @@ class StudySweep:
         from ..ledger.recorder import record_finish
 
         job = job_document(study, run, python, session=self.session,
-                           timeout_seconds=self.s.timeout_seconds)
+                           timeout_seconds=self.s.timeout_seconds, adaptive_round=self.round)
         started = rec if rec is not None and rec.get("status") == "running" and \
             rec.get("session") == self.session else None
         if result is not None and _completed(result):

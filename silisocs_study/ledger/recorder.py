@@ -23,7 +23,7 @@ COMPLETE_MARKER = "RUN_COMPLETE.json"
 _IDENTITY = ("run_id", "study", "study_id", "hypothesis", "condition", "sub_experiment",
              "scenario", "seed", "axes", "mode", "run_name", "fingerprint", "config_path",
              "working_directory", "runner_module", "session", "resolved_overrides",
-             "overrides", "previous_attempt_dir")
+             "overrides", "previous_attempt_dir", "adaptive_round")
 
 
 def base_record(job: dict, attempt_id: str) -> dict[str, Any]:

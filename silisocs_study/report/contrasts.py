@@ -65,6 +65,19 @@ def reference_of(study, hyp: str, conditions: list[str]) -> tuple[str | None, st
     return conditions[0], "the first condition listed"
 
 
+def planned_seeds(study, hyp: str) -> dict[tuple[str, str], int]:
+    """Seeds the fixed design gives each (condition, scenario) of ``hyp``."""
+    out: dict[tuple[str, str], int] = {}
+    for g in getattr(study, "groups", []) or []:
+        if g.hypothesis != hyp:
+            continue
+        counts = getattr(g, "planned", None)
+        for s in g.scenarios:
+            out[(g.condition, s)] = counts.get(s, 0) if isinstance(counts, dict) else \
+                len(getattr(g, "seeds", ()) or ())
+    return out
+
+
 def _cell_keys(runs: list[dict]) -> list:
     """Pairing keys of a cell's runs: the seed when seeds are unique, else the run id."""
     seeds = [r.get("seed") for r in runs]
@@ -191,8 +204,14 @@ def _hypothesis(study, hyp: str, conds: dict[str, list[str]], recs: list[dict],
         "holm_family_size": family,
     }
     block["key_metric"] = key_metric(block)
+    attempted: dict[tuple[str, str], int] = {}   # seeds with a final record, per cell
+    for rec in recs:
+        if rec.get("status") not in UNFINISHED:
+            cell = (str(rec.get("condition")), str(rec.get("scenario")))
+            attempted[cell] = attempted.get(cell, 0) + 1
     block["decision"] = hypothesis_decision(study, hyp, block, conds, keyed,
-                                            predicted_direction)
+                                            predicted_direction, attempted=attempted,
+                                            planned=planned_seeds(study, hyp))
     block["metrics_note"] = None
     if block["n_usable"] and block["key_metric"] is None:
         block["metrics_note"] = no_metrics_reason([r for r in recs if usable(r)], study)

@@ -22,9 +22,11 @@ def settings_of(study) -> AnalysisSettings:
 
 
 def hypothesis_decision(study, hyp: str, block: dict, conds: Mapping[str, list[str]],
-                        keyed: Mapping, direction_of: Callable[[Any, str, str], int | None]
+                        keyed: Mapping, direction_of: Callable[[Any, str, str], int | None],
+                        attempted: Mapping | None = None, planned: Mapping | None = None
                         ) -> dict:
-    """The decision block of one hypothesis of the analysis (``block``: its statistics)."""
+    """The decision block of one hypothesis of the analysis (``block``: its statistics;
+    ``attempted``/``planned``: seeds per (condition, scenario), for adaptive hypotheses)."""
     settings = settings_of(study).for_hypothesis(hyp)
     reference = block.get("reference")
     known = _metrics_seen(block)
@@ -48,7 +50,9 @@ def hypothesis_decision(study, hyp: str, block: dict, conds: Mapping[str, list[s
         else:
             sign = direction_of(claim, cond, reference) if reference else None
             directions[cond] = DIRECTION_WORDS.get(sign or 0, "two-sided")
-    out = decide_hypothesis(hyp, claim, settings, metrics, reference, conds, keyed, directions)
+    adaptive = (getattr(study, "adaptive", None) or {}).get(hyp)
+    out = decide_hypothesis(hyp, claim, settings, metrics, reference, conds, keyed, directions,
+                            adaptive=adaptive, attempted=attempted, planned=planned)
     if settings.direction is None:
         notes.append("direction read from the prediction" if any(
             d != "two-sided" for d in directions.values()) else
@@ -83,7 +87,8 @@ VERDICT_COLUMNS = ("hypothesis", "verdict", "reason", "claim", "metrics", "direc
 CONTRAST_COLUMNS = ("hypothesis", "condition", "reference", "metric", "scenario", "pooled",
                     "direction", "n", "strata", "estimate", "sd", "se", "df", "ci_low",
                     "ci_high", "p", "boot_low", "boot_high", "boot_method", "tost_low",
-                    "tost_high", "p_tost", "delta", "verdict", "reason", "note")
+                    "tost_high", "p_tost", "cs_low", "cs_high", "delta", "verdict", "reason",
+                    "note")
 
 
 def verdict_rows(decisions: dict | None) -> list[dict]:

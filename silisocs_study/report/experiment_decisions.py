@@ -48,9 +48,7 @@ def experiment_view(study, records: list[dict], results: list[dict], plan=None
     strata_axes = [a for a in factors if a != compare]
 
     def place(values: dict) -> tuple[str, str]:
-        stratum = (cell_label({a: values.get(a) for a in strata_axes}, strata_axes)
-                   if strata_axes else "all")
-        return str(values.get(compare)), stratum
+        return _place(values, compare, strata_axes)
 
     scores = {r.get("run_id"): r for r in results}
     recast = []
@@ -68,21 +66,44 @@ def experiment_view(study, records: list[dict], results: list[dict], plan=None
                        "seed": axes_of.get("seed", rec.get("seed")), "evaluations": evals,
                        "stale": rec.get("stale") or entry.get("stale")})
     levels = [str(v) for v in axes[compare]]
-    strata = list(dict.fromkeys(place(r.axes or {})[1] for r in plan.runs)) if plan else []
+    points = [p for g in study.groups for p in g.points] or \
+        [r.axes or {} for r in (plan.runs if plan else [])]
+    strata = list(dict.fromkeys(place(p)[1] for p in points))
     one = settings.for_hypothesis(name)
     one = dataclasses.replace(one, metrics=tuple(_score_key(m) for m in one.metrics))
+    counts: dict[str, dict[str, int]] = {}   # level → stratum → seeds the design gives it
+    for point in points:
+        cond, stratum = place(point)
+        counts.setdefault(cond, {})[stratum] = counts.get(cond, {}).get(stratum, 0) + 1
+    adaptive = {h: dataclasses.replace(a, metric=_score_key(a.metric) if a.metric else None)
+                for h, a in (getattr(study, "adaptive", None) or {}).items()}
     stand_in = dataclasses.replace(
-        study, kind="study",
+        study, kind="study", adaptive=adaptive,
         hypotheses={name: {"statement": study.meta.get("question") or
                            study.meta.get("description"), "reference": one.reference}},
         groups=[SimpleNamespace(hypothesis=name, condition=lv, scenarios=strata or ["all"],
-                                reuse=()) for lv in levels],
+                                reuse=(), planned=counts.get(lv, {})) for lv in levels],
         analysis=AnalysisSettings(default=one, hypotheses={name: one}, compare=compare,
                                   written=settings.written))
     planned = [SimpleNamespace(hypothesis=name, condition=c, scenario=s,
                                seed=(r.axes or {}).get("seed", r.seed))
                for r in (plan.runs if plan else []) for c, s in [place(r.axes or {})]]
     return ExperimentView(stand_in, recast, planned)
+
+
+def _place(values: dict, compare: str, strata_axes: list[str]) -> tuple[str, str]:
+    stratum = (cell_label({a: values.get(a) for a in strata_axes}, strata_axes)
+               if strata_axes else "all")
+    return str(values.get(compare)), stratum
+
+
+def experiment_place(study, values: dict) -> tuple[str, str]:
+    """(condition, stratum) of one point, as :func:`experiment_view` places its run."""
+    axes = experiment_axes(study, [])
+    factors = [a for a in axes if a != "seed"]
+    compare = settings_of(study).compare or next((a for a in factors if len(axes[a]) > 1),
+                                                 factors[0] if factors else "")
+    return _place(values, compare, [a for a in factors if a != compare])
 
 
 def experiment_analysis(study, records: list[dict], results: list[dict], plan=None

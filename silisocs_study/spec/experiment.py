@@ -19,6 +19,7 @@ from .. import overrides as ov
 from .. import templates
 from ..errors import StudyError, did_you_mean
 from ..model import AUTO_OUTPUT, Group, Study
+from .adaptive import parse_experiment_adaptive
 from .analysis import parse_experiment_analysis
 from .evaluations import parse_evaluations
 from .fields import ID_RE, Section, check_id, check_value, describe
@@ -27,7 +28,7 @@ from .yamlload import Document, Ref, refs
 
 EXPERIMENT_KEYS = ("scenario", "path", "name", "axes", "mode", "samples", "seed", "zip",
                    "exclude", "include", "post_actions", "description", "notes", "question",
-                   "analysis")
+                   "analysis", "adaptive")
 SCENARIO_KEYS = ("runner_module", "config_path", "overrides", "command", "working_directory",
                  "evaluations", "inject", "timeout_seconds", "description", "notes")
 AXIS_KEYS = ("values", "override")
@@ -171,6 +172,7 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
             assert scen is not None   # overrides are only ever set from the scenario section
             raise scen.error("overrides", f"override '{key}' is set per run (axis or inject)")
 
+    analysis = parse_experiment_analysis(exp, name, axes, singular)
     return Study(
         kind="experiment", name=name, study_id=name, file=file, display_file=doc.file,
         repo_root=repo_root, workspace=workspace, groups=[group],
@@ -179,7 +181,8 @@ def parse_experiment(doc: Document, file: Path, repo_root: Path, name: str | Non
               "scenario": scen_name},
         hypotheses={name: {"statement": exp.data.get("description")}},
         raw=doc.data, post_actions=_post_actions(exp), doc=doc, warnings=doc.warnings,
-        analysis=parse_experiment_analysis(exp, name, axes, singular),
+        analysis=analysis,
+        adaptive=parse_experiment_adaptive(exp, name, group, mode, analysis, axes),
     )
 
 

@@ -219,6 +219,7 @@ def _study_defs() -> dict[str, dict]:
                        "additionalProperties": False},
         "evaluations": _ref("evaluations"),
         "analysis": _ref("analysis"),
+        "adaptive": _ref("adaptive"),
         "notes": _ANY,
         "metadata": _ANY,
     }, required=("schema_version", "study", "hypotheses"),
@@ -259,6 +260,29 @@ def _analysis_defs() -> dict[str, dict]:
         "experiment_analysis": _obj({**values, "compare": _STR, "reference": _STR},
                                     description="compare: the axis whose values are "
                                                 "compared; reference: one of its values"),
+    }
+
+
+def _adaptive_defs() -> dict[str, dict]:
+    """The ``adaptive:`` block (spec/adaptive.py VALUE_KEYS)."""
+    seeds = {"type": "integer", "minimum": 2}
+    values = {
+        "decide": {"const": True, "description": "stop an arm once its contrast is decided"},
+        "half_width": {"anyOf": [_POS_NUMBER, {"type": "string",
+                                               "pattern": r"^\s*[0-9.eE+-]+\s*%\s*$"}],
+                       "description": "stop an arm once its interval is within ±ε (or 'N%' "
+                                      "of |mean|)"},
+        "metric": _STR, "min_seeds": seeds, "max_seeds": seeds,
+        "round_size": {"type": "integer", "minimum": 1},
+        "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5},
+    }
+    return {
+        "adaptive": _obj({**values, "hypotheses": {
+            "type": "object", "patternProperties": {ID_PATTERN: _ref("adaptive_hypothesis")},
+            "additionalProperties": False}},
+            description="adaptive seeds: run each arm until its answer is clear"),
+        "adaptive_hypothesis": _obj({**values, "enabled": {"type": "boolean"}}),
+        "experiment_adaptive": _obj(values, description="adaptive seeds per axis value"),
     }
 
 
@@ -315,6 +339,7 @@ def _experiment_defs() -> dict[str, dict]:
         "notes": _ANY,
         "question": _ANY,
         "analysis": _ref("experiment_analysis"),
+        "adaptive": _ref("experiment_adaptive"),
     }, required=("scenario", "axes"))
     named = {"type": "object", "propertyNames": {"pattern": ID_PATTERN}}
     experiment_file = {
@@ -336,7 +361,7 @@ def json_schema(which: str = "both") -> dict:
     """The schema of ``"study"`` files, ``"experiment"`` specs, or ``"both"`` (either one)."""
     if which not in ("study", "experiment", "both"):
         raise ValueError(f"which must be study, experiment or both, got {which!r}")
-    defs = {**_common_defs(), **_analysis_defs()}
+    defs = {**_common_defs(), **_analysis_defs(), **_adaptive_defs()}
     if which in ("study", "both"):
         defs.update(_study_defs())
     if which in ("experiment", "both"):

@@ -14,13 +14,14 @@ from .. import numeric
 from .. import overrides as ov
 from .. import templates
 from ..model import AUTO_OUTPUT, Group, ReuseRef, Study
+from .adaptive import parse_study_adaptive
 from .analysis import parse_study_analysis
 from .evaluations import merge_evaluations, parse_evaluations
 from .fields import Section, check_id, check_value, describe, probe_path
 from .yamlload import Document, refs
 
-TOP_KEYS = ("schema_version", "study", "hypotheses", "evaluations", "analysis", "notes",
-            "metadata")
+TOP_KEYS = ("schema_version", "study", "hypotheses", "evaluations", "analysis", "adaptive",
+            "notes", "metadata")
 STUDY_KEYS = ("name", "study_id", "question", "scenarios", "base_scenarios", "study_version",
               "parent_studies", "derived_from_runs", "study_summary_path", "summary_log_path",
               "notes", "run_defaults", "description", "authors", "tags")
@@ -228,10 +229,12 @@ def parse_study(doc: Document, file: Path, repo_root: Path) -> Study:
     for g in groups:
         conditions.setdefault(g.hypothesis, []).append(g.condition)
     analysis = parse_study_analysis(top, conditions)
+    adaptive = parse_study_adaptive(top, groups, analysis)
     return Study(
         kind="study", name=name, study_id=study_id, file=file, display_file=doc.file,
         repo_root=repo_root, workspace=workspace, groups=groups, meta=meta,
         hypotheses=hyp_meta, raw=doc.data, doc=doc, warnings=doc.warnings, analysis=analysis,
+        adaptive=adaptive,
         summary_path=summary or workspace / "SUMMARY.md",
         summary_log_path=summary_log or workspace / "generated" / "summary_log.jsonl",
         defaults={"max_concurrent": defaults.count("max_concurrent"),

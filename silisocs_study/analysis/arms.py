@@ -1,0 +1,147 @@
+"""An adaptive hypothesis' arms and its intervals after data-dependent stopping.
+
+When seeds stop once an answer looks clear, the fixed-n t-interval of the seeds that ran is no
+longer valid (it was peeked at). Every contrast row of an adaptive hypothesis is therefore
+driven by the anytime-valid sequence of :mod:`.confseq`: per scenario at α/(m·S) (m primary
+contrasts, S scenarios: all rows hold at once), and pooled over scenarios as the seed-weighted
+average of those — valid for any weights, including the ones stopping produced.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+from .adaptive import AdaptiveSettings, ArmState, arm_state, target
+from .confseq import NAME, combine, confidence_sequence
+from .verdict import contrast_verdict
+
+Cells = Mapping[tuple[str, str], Mapping[str, Mapping[Any, float]]]
+Counts = Mapping[tuple[str, str], int]
+
+INTERVAL_RULE = (f"Seeds stopped adaptively, so every interval shown for this hypothesis is "
+                 f"{NAME}: per scenario at α/(m·S), pooled over scenarios as the seed-weighted "
+                 f"average of those. Fixed-sample t and bootstrap intervals are not valid "
+                 f"after data-dependent stopping and do not decide here.")
+
+
+def paired(cells: Cells, cond: str, ref: str, scenario: str, metric: str) -> list[float]:
+    a = cells.get((cond, scenario), {}).get(metric, {})
+    b = cells.get((ref, scenario), {}).get(metric, {})
+    return [a[k] - b[k] for k in a if k in b]
+
+
+def confseq_rows(rows: list[dict], cells: Cells, alpha: float, m: int) -> None:
+    """Replace each contrast row's deciding interval by the confidence sequence (in place)."""
+    strata: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        strata.setdefault((row["condition"], row["metric"]), []).append(row)
+    for (cond, metric), group in strata.items():
+        pooled: dict | None = next((r for r in group if r["pooled"]), None)
+        per = [r for r in group if not r["pooled"]]
+        ref = group[0]["reference"]
+        scenarios = [r["scenario"] for r in per] or _scenarios_of(cells, cond, ref, metric)
+        level = alpha / (m * max(1, len(scenarios)))
+        parts = []
+        for s in scenarios:
+            cs = confidence_sequence(paired(cells, cond, ref, s, metric), level)
+            parts.append((cs.n, cs.low, cs.high))
+            one: dict | None = next((r for r in per if r["scenario"] == s), None)
+            if one is not None:
+                _drive(one, cs.low, cs.high, level)
+        if pooled is not None:
+            low, high = combine(parts)
+            _drive(pooled, low, high, level)
+
+
+def _scenarios_of(cells: Cells, cond: str, ref: str, metric: str) -> list[str]:
+    return [s for (c, s) in cells if c == cond and (ref, s) in cells
+            and metric in cells[(c, s)]]
+
+
+def _drive(row: dict, low: float | None, high: float | None, level: float) -> None:
+    row["cs_low"], row["cs_high"], row["cs_alpha"] = low, high, level
+    row["verdict"], row["reason"] = contrast_verdict(row["direction"], row["delta"],
+                                                     (low, high), (low, high))
+
+
+def arms(hyp: str, settings: AdaptiveSettings, metric: str, reference: str | None,
+         scenarios: Mapping[str, Sequence[str]], cells: Cells, directions: Mapping[str, str],
+         delta: float | None, alpha: float, m: int, attempted: Counts, planned: Counts
+         ) -> dict:
+    """The adaptive block of one hypothesis: every arm's state, target and seeds saved."""
+    cap = settings.max_seeds
+    out: list[dict] = []
+    if settings.goal == "decide" and reference is not None:
+        others = [c for c in scenarios if c != reference]
+        shared = {c: [s for s in scenarios[c] if s in scenarios.get(reference, ())]
+                  for c in others}
+        level = alpha / (m * max(1, max((len(v) for v in shared.values()), default=1)))
+        partners: dict[str, list[dict]] = {}
+        for cond in others:
+            for s in shared[cond]:
+                done, limit = _counts(attempted, planned, cond, s, cap)
+                st = arm_state(paired(cells, cond, reference, s, metric), attempted=done,
+                               cap=limit, settings=settings, alpha=level,
+                               direction=directions.get(cond, "two-sided"), delta=delta)
+                arm = _arm(cond, s, "contrast", st, done, planned, limit, settings)
+                partners.setdefault(s, []).append(arm)
+                out.append(arm)
+        for s in scenarios.get(reference, ()):
+            out.append(_reference_arm(reference, s, partners.get(s, []), cells, metric,
+                                      attempted, planned, cap, level))
+    else:
+        for cond, scens in scenarios.items():
+            for s in scens:
+                done, limit = _counts(attempted, planned, cond, s, cap)
+                values = list(cells.get((cond, s), {}).get(metric, {}).values())
+                st = arm_state(values, attempted=done, cap=limit, settings=settings,
+                               alpha=alpha, contrast=False)
+                out.append(_arm(cond, s, "mean", st, done, planned, limit, settings))
+    stopped = [a for a in out if a["state"] != "running"]
+    return {
+        "hypothesis": hyp, "goal": settings.goal, "goal_text": settings.goal_text(),
+        "metric": metric, "min_seeds": settings.min_seeds, "max_seeds": settings.max_seeds,
+        "round_size": settings.round_size, "alpha": alpha, "method": NAME,
+        "state": "running" if len(stopped) < len(out) else "done", "arms": out,
+        "seeds_done": sum(a["attempted"] for a in out),
+        "seeds_fixed": sum(a["planned"] for a in out),
+        "seeds_saved": sum(a["saved"] or 0 for a in stopped),
+    }
+
+
+def _counts(attempted: Counts, planned: Counts, cond: str, s: str, cap: int | None
+            ) -> tuple[int, int]:
+    full = planned.get((cond, s), 0)
+    limit = min(full, cap) if cap is not None else full
+    return min(attempted.get((cond, s), 0), full), limit
+
+
+def _arm(cond: str, s: str, role: str, st: ArmState, done: int, planned: Counts, limit: int,
+         settings: AdaptiveSettings) -> dict:
+    full = planned.get((cond, s), 0)
+    return {"condition": cond, "scenario": s, "role": role, "state": st.state, "n": st.n,
+            "attempted": done, "planned": full, "cap": limit,
+            "target": target(st.state, done, limit, settings),
+            "estimate": st.estimate, "low": st.low, "high": st.high, "alpha": st.alpha,
+            "verdict": st.verdict, "reason": st.reason,
+            "saved": full - done if st.state != "running" else None}
+
+
+def _reference_arm(ref: str, s: str, partners: list[dict], cells: Cells, metric: str,
+                   attempted: Counts, planned: Counts, cap: int | None, level: float) -> dict:
+    """The reference runs as far as its furthest running partner needs."""
+    done, limit = _counts(attempted, planned, ref, s, cap)
+    running = [p for p in partners if p["state"] == "running"]
+    state = "running" if running else ("capped" if any(p["state"] == "capped"
+                                                        for p in partners) else "decided")
+    goal = max((p["target"] for p in running), default=done)
+    values = list(cells.get((ref, s), {}).get(metric, {}).values())
+    cs = confidence_sequence(values, level)
+    full = planned.get((ref, s), 0)
+    reason = (f"serves {len(running)} running contrast(s)" if running else
+              "every contrast in this scenario has stopped")
+    return {"condition": ref, "scenario": s, "role": "reference", "state": state,
+            "n": cs.n, "attempted": done, "planned": full, "cap": limit,
+            "target": min(limit, max(goal, done)) if running else done,
+            "estimate": cs.mean, "low": cs.low, "high": cs.high, "alpha": level,
+            "verdict": None, "reason": reason,
+            "saved": full - done if state != "running" else None}
