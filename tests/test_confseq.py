@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -19,8 +20,12 @@ import pytest
 from scipy.optimize import brentq
 from scipy.special import stdtrit
 
-from silisocs_study.analysis.confseq import (DEFAULT_C, combine, confidence_sequence,
-                                             half_width)
+from silisocs_study.analysis.confseq import (
+    DEFAULT_C,
+    combine,
+    confidence_sequence,
+    half_width,
+)
 
 
 def _log_martingale(xs: np.ndarray, mu: float, c: float) -> float:
@@ -150,7 +155,7 @@ def test_narrows_like_root_log_n_over_n() -> None:
     and quadrupling n roughly halves it (k grows like log n, so a little less than half)."""
     alpha = 0.05
     widths = [half_width(n, n - 1.0, alpha) for n in range(4, 2001)]
-    assert all(b < a for a, b in zip(widths, widths[1:]))
+    assert all(b < a for a, b in itertools.pairwise(widths))
     for n in (100, 1000, 10000, 100000):
         ratio = half_width(4 * n, 4 * n - 1.0, alpha) / half_width(n, n - 1.0, alpha)
         assert 0.5 < ratio < 0.56, (n, ratio)
