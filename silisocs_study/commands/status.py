@@ -22,11 +22,22 @@ def status(plan: Plan, *, as_json: bool = False) -> int:
     from ..hpc.reconcile import reconcile_slurm
 
     records = reconcile_slurm(plan.study, records) or records
-    data = study_status(plan, records)
-    data["damaged"] = damaged
     from ..report.seed_plan import current_decisions, seed_lines, seed_summary
 
     decisions = current_decisions(plan.study) if records else None
+    saved: set[str] = set()
+    if plan.study.adaptive:
+        from ..launch.rounds import next_round
+        from ..report.adaptive_state import arm_rows, totals
+
+        rnd = next_round(plan, records.values(), {"decisions": decisions} if decisions
+                         else None)
+        saved = {r.run_id for r in rnd.saved}
+    data = study_status(plan, records, saved)
+    data["damaged"] = damaged
+    if plan.study.adaptive:
+        data["adaptive"] = {"next_round": rnd.number, "next_round_runs": len(rnd.runs),
+                            **totals(rnd.blocks), "arms": arm_rows(rnd.blocks)}
     data["decisions"] = seed_summary(decisions)
     warning = ledger.damaged_warning()
     if warning:
@@ -45,10 +56,11 @@ def status(plan: Plan, *, as_json: bool = False) -> int:
 
 
 def _print_table(data: dict) -> None:
+    order = STATUS_ORDER + (("saved",) if data["totals"].get("saved") else ())
     print(f"Study {data['study_id']}: " + ", ".join(
-        f"{s} {data['totals'][s]}" for s in STATUS_ORDER if data["totals"].get(s)))
-    header = ("hypothesis/condition",) + STATUS_ORDER
-    table = [header] + [(key,) + tuple(str(c.get(s, 0)) for s in STATUS_ORDER)
+        f"{s} {data['totals'][s]}" for s in order if data["totals"].get(s)))
+    header = ("hypothesis/condition",) + order
+    table = [header] + [(key,) + tuple(str(c.get(s, 0)) for s in order)
                         for key, c in data["groups"].items()]
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     for i, row in enumerate(table):

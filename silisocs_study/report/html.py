@@ -61,6 +61,10 @@ def page_context(study: Any, analysis: dict, records: list[dict], counts: dict, 
     root = Path(getattr(study, "workspace", "") or ".")
     runs = run_page(records, table_metrics[:MAX_TABLE_METRICS], flat, root)
     plan = _planned(study, planned)
+    stopped = {(h, str(a.get("condition")), str(a.get("scenario")))
+               for h, d in dec_hyps.items() if isinstance(d, dict)
+               for a in ((d.get("adaptive") or {}).get("arms") or [])
+               if isinstance(a, dict) and a.get("state") != "running"}
     return {
         "csp": Markup(CSP),
         "name": getattr(study, "name", "study"),
@@ -68,7 +72,7 @@ def page_context(study: Any, analysis: dict, records: list[dict], counts: dict, 
         "kind": getattr(study, "kind", "study"),
         "now": now,
         "how_to_read": HOW_TO_READ,
-        "counts": _count_chips(counts, records, plan),
+        "counts": _count_chips(counts, records, plan, stopped),
         "decisions": decisions,
         "cards": [card(h, d, colors, hyps.get(h)) for h, d in dec_hyps.items()
                   if isinstance(d, dict)],
@@ -76,7 +80,9 @@ def page_context(study: Any, analysis: dict, records: list[dict], counts: dict, 
         "strips": _strips(hyps, primary, styles, records, flat,
                           table_metrics[:MAX_TABLE_METRICS]),
         "metrics_note": analysis.get("metrics_note"),
-        "coverage": [g for g in coverage(records, plan, list(hyps)) if g["rows"]],
+        "coverage": [g for g in coverage(records, plan, list(hyps), stopped) if g["rows"]],
+        "adaptive": bool(stopped) or any(isinstance(d, dict) and d.get("adaptive")
+                                         for d in dec_hyps.values()),
         "runs_json": _json_for_script({**runs.data, "colors": colors}),
         "failures": runs.failures,
         "n_failures": runs.n_failures,
@@ -137,14 +143,19 @@ def _planned(study: Any, planned: list | None) -> list[tuple[str, str, str, Any]
     return out
 
 
-def _count_chips(counts: dict, records: list[dict], plan: list) -> list[tuple[str, int]]:
-    """(status, n) in the status command's order; pending = planned without a record."""
+def _count_chips(counts: dict, records: list[dict], plan: list,
+                 stopped: set | frozenset = frozenset()) -> list[tuple[str, int]]:
+    """(status, n) in the status command's order; pending = planned without a record (saved:
+    of an adaptive arm that has stopped)."""
     by = dict((counts or {}).get("by_status") or {})
     seen = {(str(r.get("hypothesis")), str(r.get("condition")), str(r.get("scenario")),
              r.get("seed")) for r in records}
-    pending = sum(1 for key in plan if key not in seen)
-    if pending:
-        by["pending"] = by.get("pending", 0) + pending
+    left = [key for key in plan if key not in seen]
+    saved = sum(1 for key in left if key[:3] in stopped)
+    if len(left) - saved:
+        by["pending"] = by.get("pending", 0) + len(left) - saved
+    if saved:
+        by["saved"] = by.get("saved", 0) + saved
     order = [s.value for s in DISPLAY_ORDER]
     chips = [(s, by.pop(s)) for s in order if by.get(s)]
     return chips + sorted(by.items())

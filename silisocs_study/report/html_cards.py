@@ -13,7 +13,9 @@ VERDICTS = ("supported", "refuted", "equivalent", "inconclusive")
 DIRECTION = {"higher": "predicted higher than the reference",
              "lower": "predicted lower than the reference",
              "two-sided": "any difference from the reference (two-sided)"}
-NUMBERS = ("estimate", "ci_low", "ci_high", "boot_low", "boot_high", "p", "p_holm")
+NUMBERS = ("estimate", "ci_low", "ci_high", "boot_low", "boot_high", "cs_low", "cs_high", "p",
+           "p_holm")
+ARM_STATES = ("running", "decided", "capped")
 GREY = "#777777"
 
 
@@ -35,7 +37,10 @@ def contrast_rows(dec: dict) -> list[dict]:
 
 
 def drive(row: dict, interval: str) -> tuple[float | None, float | None, str]:
-    """The interval that drives the verdict: bootstrap when chosen and present, else t."""
+    """The interval that drives the verdict: the confidence sequence of an adaptive
+    hypothesis, bootstrap when chosen and present, else t."""
+    if interval == "confseq":
+        return row.get("cs_low"), row.get("cs_high"), "anytime-valid"
     if interval == "bootstrap" and row.get("boot_low") is not None:
         return row.get("boot_low"), row.get("boot_high"), "bootstrap"
     return row.get("ci_low"), row.get("ci_high"), "t"
@@ -66,11 +71,43 @@ def card(hyp: str, dec: dict, colors: dict[str, str], block: dict | None) -> dic
     return {"id": hyp, "claim": claim, "metrics": metrics, "columns": columns,
             "direction": _direction(dec, rows), "notes": [str(n) for n in notes if n],
             "delta": dec.get("delta_text") or fmt(finite_number(dec.get("delta"))),
-            "alpha": dec.get("alpha"), "reference": dec.get("reference"), "interval": interval,
+            "alpha": dec.get("alpha"), "reference": dec.get("reference"),
+            "interval": "anytime-valid" if interval == "confseq" else interval,
             "verdict": verdict, "vclass": verdict_class(verdict), "reason": dec.get("reason"),
             "effects": effects, "seeds_used": _seeds(used, colors),
             "seeds_needed": dec.get("seeds_needed"),
-            "seeds_needed_note": dec.get("seeds_needed_note")}
+            "seeds_needed_note": dec.get("seeds_needed_note"),
+            "adaptive": _adaptive(dec.get("adaptive"), colors)}
+
+
+def _adaptive(block: Any, colors: dict[str, str]) -> dict | None:
+    """An adaptive hypothesis' seeds and arms, formatted for the card."""
+    if not isinstance(block, dict) or not isinstance(block.get("arms"), list):
+        return None
+    arms = []
+    for arm in block["arms"]:
+        if not isinstance(arm, dict):
+            continue
+        lo, hi = finite_number(arm.get("low")), finite_number(arm.get("high"))
+        est = finite_number(arm.get("estimate"))
+        state = str(arm.get("state"))
+        arms.append({"condition": arm.get("condition"), "scenario": arm.get("scenario"),
+                     "color": colors.get(str(arm.get("condition")), GREY),
+                     "role": arm.get("role"), "state": state,
+                     "sclass": state if state in ARM_STATES else "running",
+                     "verdict": arm.get("verdict") if arm.get("role") == "contrast" else None,
+                     "seeds": f"{arm.get('attempted')} / {arm.get('cap')}",
+                     "saved": arm.get("saved"),
+                     "interval": (f"{fmt(est)} [{fmt(lo)}, {fmt(hi)}]" if lo is not None
+                                  and hi is not None else f"{fmt(est)} (unbounded yet)"),
+                     "reason": arm.get("reason")})
+    return {"goal": block.get("goal_text"), "metric": block.get("metric"),
+            "method": block.get("method"), "done": block.get("seeds_done"),
+            "fixed": block.get("seeds_fixed"), "saved": block.get("seeds_saved"),
+            "running": block.get("state") != "done", "arms": arms,
+            "settings": f"min_seeds {block.get('min_seeds')}, max_seeds "
+                        f"{block.get('max_seeds') or 'all listed'}, round_size "
+                        f"{block.get('round_size')}, α = {block.get('alpha')}"}
 
 
 def _cell(row: dict | None, cond: str, metric: str, interval: str) -> dict | None:

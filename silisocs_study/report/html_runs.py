@@ -28,7 +28,7 @@ MAX_CELL_TITLES = 3000     # coverage cells with a tooltip (beyond: letters and 
 OK = frozenset(("success", "reused"))
 NOT_FAILED = OK | {"running", "pending"}
 CELL = {"done": ("d", "D"), "failed": ("f", "F"), "timeout": ("t", "T"), "running": ("r", "R"),
-        "stale": ("s", "S"), "pending": ("p", "P")}
+        "stale": ("s", "S"), "pending": ("p", "P"), "saved": ("v", "·")}
 CELL_ORDER = ("done", "running", "stale", "timeout", "failed")   # several records: the first
 
 
@@ -259,10 +259,11 @@ def _evaluations(rec: dict, schemas: dict[str, list[str]], budget: int, root: Pa
 # -- the seed-coverage grid -----------------------------------------------------------------
 
 def coverage(records: list[dict], planned: Iterable[tuple[str, str, str, Any]],
-             hypotheses: list[str]) -> list[dict]:
+             hypotheses: list[str], stopped: frozenset | set = frozenset()) -> list[dict]:
     """Per hypothesis: seed columns and one row per condition × scenario; each cell is
-    (css class, letter, tooltip) — done, failed, timeout, running, stale, pending, or empty
-    (neither planned nor recorded)."""
+    (css class, letter, tooltip) — done, failed, timeout, running, stale, pending, saved (an
+    adaptive arm in ``stopped`` — (hypothesis, condition, scenario) — will not run it), or
+    empty (neither planned nor recorded)."""
     state: dict[tuple, str] = {}
     names: dict[tuple, str] = {}
     keys: dict[str, dict[tuple[str, str], None]] = {h: {} for h in hypotheses}
@@ -270,7 +271,7 @@ def coverage(records: list[dict], planned: Iterable[tuple[str, str, str, Any]],
     for h, c, s, seed in planned:
         keys.setdefault(h, {}).setdefault((c, s), None)
         seeds.setdefault(h, set()).add(seed)
-        state.setdefault((h, c, s, seed), "pending")
+        state.setdefault((h, c, s, seed), "saved" if (h, c, s) in stopped else "pending")
     for rec in records:
         h, c, s = (str(rec.get(k)) for k in ("hypothesis", "condition", "scenario"))
         seed = rec.get("seed")
@@ -278,7 +279,7 @@ def coverage(records: list[dict], planned: Iterable[tuple[str, str, str, Any]],
         seeds.setdefault(h, set()).add(seed)
         new = _cell_state(rec)
         old = state.get((h, c, s, seed))
-        if old in (None, "pending") or CELL_ORDER.index(new) < CELL_ORDER.index(old):
+        if old in (None, "pending", "saved") or CELL_ORDER.index(new) < CELL_ORDER.index(old):
             state[(h, c, s, seed)] = new
             names[(h, c, s, seed)] = str(rec.get("run_id"))
     titled = sum(len(k) * len(seeds.get(h, ())) for h, k in keys.items()) <= MAX_CELL_TITLES

@@ -36,7 +36,12 @@ def seed_summary(decisions: dict | None) -> list[dict]:
 
 def seed_lines(decisions: dict | None) -> list[str]:
     lines = []
+    hyps = (decisions or {}).get("hypotheses") or {}
     for row in seed_summary(decisions):
+        adaptive = (hyps.get(row["hypothesis"]) or {}).get("adaptive")
+        if adaptive:   # seeds stop per arm: the fixed design's planner does not apply
+            lines += adaptive_lines(row["hypothesis"], row["verdict"], adaptive)
+            continue
         head = f"  {row['hypothesis']}: {row['verdict']}; {row['seeds_used']} seed(s) per " \
                f"condition × scenario"
         if row["seeds_needed"] is None:
@@ -44,4 +49,24 @@ def seed_lines(decisions: dict | None) -> list[str]:
         else:
             more = f", {row['more']} more" if row["more"] else ", enough"
             lines.append(f"{head}; needed {row['seeds_needed']}{more} ({row['note']})")
+    return lines
+
+
+def adaptive_lines(hyp: str, verdict: str, block: dict) -> list[str]:
+    """An adaptive hypothesis: its verdict, seeds done and saved, and one line per arm."""
+    from .numbers import fmt
+
+    state = "every arm has stopped" if block["state"] == "done" else "arms still running"
+    lines = [f"  {hyp}: {verdict}; adaptive ({block['goal_text']}, {block['metric']}): "
+             f"{state}; {block['seeds_done']} of {block['seeds_fixed']} seeds run, "
+             f"{block['seeds_saved']} saved against the fixed design"]
+    for arm in block["arms"]:
+        interval = (f"[{fmt(arm['low'])}, {fmt(arm['high'])}]" if arm["low"] is not None
+                    else "unbounded yet")
+        what = "difference" if arm["role"] == "contrast" else "mean"
+        word = f" {arm['verdict']}" if arm["verdict"] and arm["role"] == "contrast" else ""
+        saved = f", {arm['saved']} saved" if arm["saved"] else ""
+        lines.append(f"    {arm['condition']} @ {arm['scenario']}: {arm['state']}{word}; "
+                     f"{arm['attempted']}/{arm['cap']} seeds{saved}; {what} "
+                     f"{fmt(arm['estimate'])} {interval}")
     return lines

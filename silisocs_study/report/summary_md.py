@@ -132,7 +132,8 @@ def render(study, analysis: dict, counts: dict, generated_at: str, plot_name: st
         lines.append("")
         lines += _hypothesis(block, analysis["alpha"], (plot_metrics or {}).get(hyp),
                              getattr(study, "display_file", None),
-                             study_note=bool(analysis.get("metrics_note")))
+                             study_note=bool(analysis.get("metrics_note")),
+                             adaptive=hyp in (getattr(study, "adaptive", None) or {}))
     lines += _warnings(analysis.get("warnings") or [])
     lines.append("")
     return "\n".join(lines)
@@ -157,7 +158,8 @@ def _warnings(entries: list[dict]) -> list[str]:
 
 
 def _hypothesis(block: dict, alpha: float, plot_metric: str | None,
-                study_file: str | None = None, study_note: bool = False) -> list[str]:
+                study_file: str | None = None, study_note: bool = False,
+                adaptive: bool = False) -> list[str]:
     out: list[str] = []
     title = block["id"] + (f" — {block['statement']}" if block.get("statement") else "")
     out.append(f"## {title}")
@@ -190,6 +192,10 @@ def _hypothesis(block: dict, alpha: float, plot_metric: str | None,
     if key:
         out.append(f"**Reading** (key metric `{key}`):")
         out.append("")
+        if adaptive:
+            out += ["*Seeds stopped adaptively: the fixed-sample intervals and p-values here "
+                    "describe the seeds that ran; the verdicts above use the anytime-valid "
+                    "intervals.*", ""]
         key_rows = [r for r in rows if r["metric"] == key]
         for r in key_rows:
             text = reading(r, block.get("prediction"), alpha, block["holm_family_size"])
