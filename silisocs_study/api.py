@@ -128,6 +128,9 @@ class StudyAnalysis:
     verdicts: Any      # pandas DataFrame: one row per hypothesis (report.decisions.VERDICT_COLUMNS)
     contrasts: Any     # pandas DataFrame: one row per primary contrast, pooled and per scenario
     raw: dict
+    # pandas DataFrame: one row per adaptive arm (state, seeds done / cap, saved, interval);
+    # empty when no hypothesis stops its seeds adaptively
+    arms: Any = None
 
     def verdict(self, hypothesis: str) -> str:
         """The verdict word of one hypothesis ('supported', 'refuted', ...)."""
@@ -143,7 +146,8 @@ def analyze(study_or_path, *, workspace: str | os.PathLike | None = None,
     """The study's decisions from all its records — the same numbers as summary.md and
     report.html: ``.verdicts`` (per hypothesis: verdict, reason, primary metrics, δ, seeds
     used/needed), ``.contrasts`` (per contrast: estimate, t and bootstrap intervals, TOST p,
-    verdict) and ``.raw`` (the full analysis dict). Accepts what :func:`load` accepts."""
+    the anytime-valid interval of an adaptive hypothesis, verdict), ``.arms`` (adaptive
+    studies: one row per arm) and ``.raw`` (the full analysis dict). Accepts what :func:`load` accepts."""
     import pandas as pd
 
     from .ledger import Ledger
@@ -164,10 +168,13 @@ def analyze(study_or_path, *, workspace: str | os.PathLike | None = None,
 
         raw = analyze_records(study, current_records(study))
     decisions = raw.get("decisions")
+    from .report.adaptive_state import ARM_COLUMNS, adaptive_blocks, arm_rows
+
+    arms = arm_rows(adaptive_blocks(study, [], analysis=raw))
     return StudyAnalysis(
         verdicts=pd.DataFrame(verdict_rows(decisions), columns=list(VERDICT_COLUMNS)),
         contrasts=pd.DataFrame(contrast_rows(decisions), columns=list(CONTRAST_COLUMNS)),
-        raw=raw)
+        raw=raw, arms=pd.DataFrame(arms, columns=list(ARM_COLUMNS)))
 
 
 def _reading_study(study_or_path, workspace, repo_root):

@@ -108,6 +108,7 @@ def test_run_stops_each_arm_on_its_own_and_says_so(study):
     assert seeds_by_condition(study) == seeds
 
 
+@pytest.mark.slow
 def test_design_line_runs_the_same_rounds(study, tmp_path):
     other = write_study(tmp_path / "other", effects_doc())
     assert_ok(cli(other, "run", "--launcher", "joblib", "--max-concurrent", "2"))
@@ -130,6 +131,7 @@ def test_dry_run_shows_the_next_round_and_runs_nothing(study):
     assert not load_records(study)
 
 
+@pytest.mark.slow
 def test_a_killed_study_resumes_where_it_stood(study, tmp_path):
     reference = write_study(tmp_path / "reference", effects_doc())
     assert_ok(cli(reference, "run", "--launcher", "basic"))
@@ -226,3 +228,22 @@ def test_sample_mode_experiment_is_refused(tmp_path):
                           env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "exp.yaml:" in proc.stderr and "adaptive needs mode: iterate" in proc.stderr
+
+
+def test_the_api_runs_rounds_and_shows_the_arms(tmp_path, monkeypatch):
+    import silisocs_study
+
+    study = write_study(tmp_path / "study", effects_doc())
+    monkeypatch.chdir(REPO)
+    results = silisocs_study.run(str(study / "study.yaml"), repo_root=REPO)
+    seeds = check_outcome(study)
+    assert len(results) == sum(len(s) for s in seeds.values())   # only runs that ran
+    analysis = silisocs_study.analyze(str(study / "study.yaml"), repo_root=REPO)
+    arms = analysis.arms.set_index("condition")
+    assert arms.loc["large", "state"] == "decided" and arms.loc["small", "state"] == "capped"
+    assert arms.loc["large", "attempted"] == len(seeds["large"])
+    assert arms.loc["large", "saved"] == SEEDS - len(seeds["large"])
+    row = analysis.contrasts[(analysis.contrasts.condition == "large")
+                             & analysis.contrasts.pooled].iloc[0]
+    assert row.cs_low <= row.estimate <= row.cs_high and row.cs_low > 0
+    assert analysis.verdicts.iloc[0]["interval"] == "confseq"

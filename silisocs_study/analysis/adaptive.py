@@ -8,11 +8,15 @@ confidence sequence (:mod:`.confseq`), valid however many rounds look at the dat
 
 Goals:
 
-* ``decide`` — each condition's paired contrast against the hypothesis' reference in the same
-  scenario (differences over shared seeds) runs until its sequence decides it: excludes 0
-  (supported, or refuted against the predicted direction) or lies inside ±δ (equivalent).
-  Every arm of the hypothesis is held to α / (contrast arms) (Bonferroni), so the chance of
-  any false decision in the hypothesis stays ≤ α. The reference arm runs while a partner does.
+* ``decide`` — each condition's paired contrast against the hypothesis' reference runs until
+  its sequence decides it: excludes 0 (supported, or refuted against the predicted direction)
+  or lies inside ±δ (equivalent). By default a condition is one arm over all its scenarios,
+  which run in lockstep: seed i contributes the mean over scenarios of its paired differences,
+  i.i.d. across seeds, so the sequence narrows with every scenario (the contrast the verdict
+  pools). ``per_scenario: true`` makes each condition × scenario its own arm, stopped on its
+  own contrast at α/S. Either way each contrast is held to α/m (m primary contrasts,
+  Bonferroni), so the chance of any false decision in the hypothesis stays ≤ α. The
+  reference runs while a partner does.
 * ``half_width`` — each arm's own mean runs until its sequence (at α) is no wider than ±ε
   (absolute, or a share of |mean| like "10%": the relative error of classic simulation tools).
 
@@ -41,6 +45,7 @@ class AdaptiveSettings:
     max_seeds: int | None = None         # None: every seed the study lists
     round_size: int = 2
     alpha: float | None = None           # None: the analysis block's α
+    per_scenario: bool = False           # decide: one arm per condition × scenario
 
     def goal_text(self) -> str:
         if self.goal == "half_width" and self.half_width is not None:

@@ -118,7 +118,8 @@ def decide_hypothesis(hyp: str, claim: str | None, settings: HypothesisAnalysis,
                 plan_notes.append(f"{cond}: needs two seeds in one scenario to plan from")
     adaptive_block = None
     if adaptive is not None:
-        confseq_rows(rows, cells, adaptive.alpha or alpha, m)
+        confseq_rows(rows, cells, adaptive.alpha or alpha, m,
+                     lockstep=adaptive.goal == "decide" and not adaptive.per_scenario)
         primary = adaptive.metric or (metrics[0] if metrics else None)
         if primary is not None:
             delta = (deltas.get(primary) or _deltas(settings, [primary], reference, scenarios,

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
+from ..analysis.confseq import NAME
 from ..errors import StudyError
 from ..plan import Plan
 from ..spec.study_v1 import python_executable
@@ -57,10 +58,39 @@ def show_plan(plan: Plan, *, output: str | None, first: int, check_config: bool,
 
         _write(write_plan_json, plan, output)
     print(describe_plan(plan, first=first))
+    for line in adaptive_plan_lines(plan):
+        print(line)
     print(checked)
     if output:
         print(f"Plan written: {output}")
     return 0
+
+
+def adaptive_plan_lines(plan: Plan) -> list[str]:
+    """An adaptive study's rule per hypothesis and its next round (from the records so far):
+    the plan lists the fixed design, of which the rounds run a prefix per arm."""
+    study = plan.study
+    if not study.adaptive:
+        return []
+    from ..launch.rounds import next_round
+    from ..ledger import Ledger
+
+    from ..launch.decide import decide
+
+    records = Ledger(study.generated).all()
+    rnd = next_round(plan, records.values())
+    todo = decide(rnd.runs, records).launch
+    lines = [f"Adaptive seeds: the runs above are the fixed design; each arm runs a prefix of "
+             f"its seeds, round by round ({NAME})."]
+    for hyp, one in study.adaptive.items():
+        cap = one.max_seeds or "every seed listed"
+        arms = "per condition × scenario" if one.per_scenario or one.goal != "decide" else \
+            "per condition (scenarios in step)"
+        lines.append(f"  {hyp}: {one.goal_text()} on {one.metric}; arms {arms}; "
+                     f"min_seeds {one.min_seeds}, max_seeds {cap}, round_size {one.round_size}")
+    lines.append(f"  now: {rnd.line()}" + (f"; it would launch {len(todo)} run(s)" if todo
+                                            else "; nothing left to launch"))
+    return lines
 
 
 def show_seeds_needed(plan: Plan) -> int:

@@ -28,9 +28,10 @@ def argv_file(submission: Path, index: int) -> Path:
 
 
 def direct_argv(study: Study, run: Run, python: str, *, session: str,
-                timeout_seconds: float | None, extra: list[str]) -> list[str] | None:
-    """The run's command in single-run mode with StudyCallback, writing its job file; ``None``
-    for runs that need the ``task`` path."""
+                timeout_seconds: float | None, extra: list[str],
+                adaptive_round: int | None = None) -> list[str] | None:
+    """The run's command in single-run mode with StudyCallback, writing its job file (with
+    the adaptive round it belongs to, if any); ``None`` for runs that need the ``task`` path."""
     from ..jobs import JOB_ENV, write_job
     from ..overrides import format_override
     from ..plan import argv
@@ -43,7 +44,7 @@ def direct_argv(study: Study, run: Run, python: str, *, session: str,
     previous = move_aside(run.output_dir, protect=(study.repo_root, study.workspace,
                                                    study.generated))
     job = write_job(study, run, python, session=session, timeout_seconds=timeout_seconds,
-                    previous_attempt=previous)
+                    previous_attempt=previous, adaptive_round=adaptive_round)
     return [*argv(run, python),
             format_override("hydra.run.dir", run.output_dir),
             format_override("++hydra.callbacks.study._target_", CALLBACK_TARGET),
@@ -52,14 +53,16 @@ def direct_argv(study: Study, run: Run, python: str, *, session: str,
 
 
 def write_direct_tasks(submission: Path, study: Study, tasks: list, python: str, *,
-                       session: str, timeout_seconds: float | None, extra: list[str]) -> int:
+                       session: str, timeout_seconds: float | None, extra: list[str],
+                       adaptive_round: int | None = None) -> int:
     """Write ``tasks/<index>.argv`` for every one-run task that can start its app directly."""
     n = 0
     for task in tasks:
         if len(task.runs) != 1:
             continue
         cmd = direct_argv(study, task.runs[0], python, session=session,
-                          timeout_seconds=timeout_seconds, extra=extra)
+                          timeout_seconds=timeout_seconds, extra=extra,
+                          adaptive_round=adaptive_round)
         if cmd is not None:
             atomic_write_bytes(argv_file(submission, task.index),
                                b"".join(a.encode() + b"\0" for a in cmd))

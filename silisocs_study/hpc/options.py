@@ -160,3 +160,46 @@ class SubmitOptions:
                 raise StudyError("--runs-per-task packs runs into tasks: use it with "
                                  "--array-mode run")
         self.extra_overrides = tuple(self.extra_overrides)
+
+    def to_json(self) -> dict[str, Any]:
+        """What a later submission of the same study needs (an adaptive study's finalize job
+        submits the next round with these): JSON values only."""
+        from dataclasses import asdict
+
+        from ..plan import Filters
+
+        filters = self.filters if self.filters is not None else Filters()
+        return {"study": self.study, "repo_root": self.repo_root,
+                "filters": filters.to_json(), "workspace": self.workspace,
+                "extra_overrides": list(self.extra_overrides), "array_mode": self.array_mode,
+                "max_concurrent": self.max_concurrent, "retry_failed": self.retry_failed,
+                "timeout_seconds": self.timeout_seconds, "stale": self.stale,
+                "resources": asdict(self.resources), "hooks": self.hooks.to_json(),
+                "base_script": self.base_script, "runner_python": self.runner_python,
+                "runs_per_task": self.runs_per_task, "submit": self.submit,
+                "check_config": self.check_config}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SubmitOptions":
+        from ..plan import Filters
+
+        f = data.get("filters") or {}
+        filters = Filters(frozenset(f.get("hypotheses") or ()),
+                          frozenset(f.get("conditions") or ()),
+                          frozenset(f.get("sub_experiments") or ()),
+                          frozenset(int(s) for s in f.get("seeds") or ()),
+                          frozenset(f.get("run_ids") or ()))
+        return cls(study=data["study"], repo_root=data.get("repo_root"), filters=filters,
+                   workspace=data.get("workspace"),
+                   extra_overrides=tuple(data.get("extra_overrides") or ()),
+                   array_mode=data.get("array_mode") or "case",
+                   max_concurrent=data.get("max_concurrent"),
+                   retry_failed=bool(data.get("retry_failed")),
+                   timeout_seconds=data.get("timeout_seconds"),
+                   stale=data.get("stale") or "rerun",
+                   resources=Resources(**(data.get("resources") or {})),
+                   hooks=Hooks.from_json(data.get("hooks")),
+                   base_script=data.get("base_script"),
+                   runner_python=data.get("runner_python"),
+                   runs_per_task=data.get("runs_per_task"), submit=bool(data.get("submit")),
+                   check_config=bool(data.get("check_config", True)))

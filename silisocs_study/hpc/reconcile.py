@@ -209,4 +209,6 @@ def _write_final(job: dict, rec: dict | None, status: str, error: str, ref: str,
         started.setdefault("slurm_array_task_id", task)
     if sub:
         started["submission"] = sub.get("id")
+        if sub.get("adaptive_round") is not None and started.get("adaptive_round") is None:
+            started["adaptive_round"] = sub["adaptive_round"]   # the round it was run in
     return record_finish(job, started, status=status, error=error, evaluate=False)

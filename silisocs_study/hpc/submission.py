@@ -5,7 +5,8 @@ file lock, one write per line)::
 
     {"id", "kind": "submitit"|"slurm-array", "submitted_at", "study", "array_mode",
      "retry_failed", "dir", "job_ids": [...], "runs": {run_id: job ref},
-     "groups": [{"job_id", "group", "run_ids", "log"}]}      # submitit only
+     "groups": [{"job_id", "group", "run_ids", "log"}],     # submitit only
+     "adaptive_round", "chain"}                              # adaptive slurm-array only
 
 A job ref is ``"123"`` or ``"123_4"`` (array task). ``status`` reads these lines to ask
 Slurm about runs that have not reported yet.
@@ -52,6 +53,12 @@ def read_submissions(generated: Path) -> list[dict]:
         if isinstance(entry, dict) and isinstance(entry.get("runs"), dict):
             out.append(entry)
     return out
+
+
+def chain_runs(generated: Path, chain: str) -> set[str]:
+    """Run ids the submissions of one chain of adaptive rounds have submitted."""
+    return {rid for entry in read_submissions(generated) if entry.get("chain") == chain
+            for rid in entry["runs"]}
 
 
 @contextlib.contextmanager

@@ -8,6 +8,9 @@ Each job runs, between the hooks (:mod:`silisocs_study.hpc.hooks`)::
 The jobs are one submitit batch (a Slurm array, throttled by ``--max-concurrent``); the
 callable is :func:`silisocs_study.hpc.task.run_group` (importable, so cloudpickle pickles it
 by reference). Job ids go to stdout and to ``<generated>/slurm/submissions.jsonl``.
+
+Adaptive studies are refused (exit 2): their rounds are submitted one at a time by
+``slurm-array --submit``, whose finalize job submits each next round.
 """
 from __future__ import annotations
 
@@ -26,6 +29,8 @@ from .submission import (append_submission, describe, locked_selection, new_subm
                          nothing_to_submit, study_ref)
 
 SHOW = 10
+ADAPTIVE_REFUSED = ("submitit: this study is adaptive (it runs its seeds in rounds); submit it "
+                    "with `slurm-array --submit`, whose finalize job submits each next round")
 
 
 def job_command(study, filters, args: SubmitOptions, python: str) -> list[str]:
@@ -63,6 +68,9 @@ def submit_groups(args: SubmitOptions) -> int:
     with locked_selection(args) as (ws, records):   # one orchestrator per study
         plan = ws.plan
         study = plan.study
+        if study.adaptive:
+            ws.release()
+            raise StudyError(ADAPTIVE_REFUSED)
         resources.job_name = resources.job_name or f"silisocs-{study.study_id}"[:64]
         todo, decisions, queued = runs_to_do(plan, records, retry_failed=args.retry_failed,
                                              stale=args.stale, write=not args.dry_run)

@@ -7,7 +7,8 @@
   runs exactly those runs through the normal path (decide → reuse → the study sweeper in
   a multirun per app); it never loads or expands the study.
 * :func:`finalize` — ``task --submission DIR --finalize`` (a job that waits for the array):
-  reconciles with Slurm once and rebuilds the study's views from all records.
+  reconciles with Slurm once and rebuilds the study's views from all records; for a round
+  of an adaptive study, then submits the next round (:mod:`silisocs_study.hpc.chain`).
 """
 from __future__ import annotations
 
@@ -112,6 +113,9 @@ def run_array_task(submission: Path, index: int) -> int:
                                   timeout_seconds=settings.get("timeout_seconds")) + [
             "hydra/launcher=basic", "hydra.sweeper.validate=false",
             format_override("hydra.sweeper.plan_file", str(slice_path))]
+        round_file = (meta.get("adaptive") or {}).get("round_file")
+        if round_file:   # a round of an adaptive study: the job files carry its number
+            hydra_args.append(format_override("hydra.sweeper.round_file", round_file))
         session.launch_apps(launch, hydra_args, list(settings.get("hydra_overrides") or []),
                             cwd=str(study.repo_root), progress=False)
     bad = []
@@ -125,7 +129,8 @@ def run_array_task(submission: Path, index: int) -> int:
 
 
 def finalize(submission: Path) -> int:
-    """After the array: reconcile with Slurm (once) and rebuild the study's views."""
+    """After the array: reconcile with Slurm (once) and rebuild the study's views; a round
+    of an adaptive study then goes on with the next round, or ends with the reports."""
     from ..ledger import Ledger
     from ..views import refresh
     from ..workspace import Workspace, open_plan
@@ -143,8 +148,13 @@ def finalize(submission: Path) -> int:
         if result is None or not _own_unknown(result, meta):
             break
         time.sleep(2)
-    records = refresh(plan).records
-    print(f"views rebuilt from {len(records)} record(s): {study.generated}")
+    views = refresh(plan)
+    records = views.records
+    print(f"views rebuilt from {len(records)} record(s): {study.generated}", flush=True)
+    if meta.get("adaptive") and study.adaptive:
+        from .chain import after_round
+
+        return after_round(meta, plan, views)
     return Workspace(plan).finish(records)
 
 

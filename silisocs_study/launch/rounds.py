@@ -46,8 +46,9 @@ def next_round(plan: Plan, records: Iterable[dict], analysis: dict | None = None
     study = plan.study
     recs = list(records)
     blocks = adaptive_blocks(study, recs, plan, analysis)
-    arms = {(hyp, a["condition"], a["scenario"]): a
-            for hyp, b in blocks.items() for a in b["arms"]}
+    arms = {(hyp, a["condition"], s): a   # a pooled arm covers each of its scenarios
+            for hyp, b in blocks.items() for a in b["arms"]
+            for s in a.get("scenarios") or [a["scenario"]]}
     number = 1 + max((int(r.get("adaptive_round") or 0) for r in recs
                       if r.get("study_id") in (None, study.study_id)), default=0)
     by_arm: dict[tuple[str, str, str], list[Run]] = {}

@@ -10,8 +10,9 @@ from typing import Iterable
 
 from ..analysis.adaptive import STATES
 
-ARM_COLUMNS = ("hypothesis", "condition", "scenario", "role", "state", "attempted", "planned",
-               "cap", "n", "estimate", "low", "high", "verdict", "saved", "reason")
+ARM_COLUMNS = ("hypothesis", "condition", "scenario", "scenarios", "role", "state", "attempted",
+               "planned", "cap", "n", "estimate", "low", "high", "alpha", "verdict", "saved",
+               "reason")
 
 
 def adaptive_blocks(study, records: Iterable[dict], plan=None,

@@ -91,13 +91,15 @@ def _adaptive(block: Any, colors: dict[str, str]) -> dict | None:
         lo, hi = finite_number(arm.get("low")), finite_number(arm.get("high"))
         est = finite_number(arm.get("estimate"))
         state = str(arm.get("state"))
+        k = len(arm.get("scenarios") or [None]) if isinstance(arm.get("scenarios"), list) else 1
         arms.append({"condition": arm.get("condition"), "scenario": arm.get("scenario"),
                      "color": colors.get(str(arm.get("condition")), GREY),
                      "role": arm.get("role"), "state": state,
                      "sclass": state if state in ARM_STATES else "running",
                      "verdict": arm.get("verdict") if arm.get("role") == "contrast" else None,
-                     "seeds": f"{arm.get('attempted')} / {arm.get('cap')}",
-                     "saved": arm.get("saved"),
+                     "seeds": f"{arm.get('attempted')} / {arm.get('cap')}"
+                              + (f" × {k} scenarios" if k > 1 else ""),
+                     "saved": arm["saved"] * k if isinstance(arm.get("saved"), int) else None,
                      "interval": (f"{fmt(est)} [{fmt(lo)}, {fmt(hi)}]" if lo is not None
                                   and hi is not None else f"{fmt(est)} (unbounded yet)"),
                      "reason": arm.get("reason")})

@@ -65,8 +65,10 @@ def adaptive_lines(hyp: str, verdict: str, block: dict) -> list[str]:
                     else "unbounded yet")
         what = "difference" if arm["role"] == "contrast" else "mean"
         word = f" {arm['verdict']}" if arm["verdict"] and arm["role"] == "contrast" else ""
-        saved = f", {arm['saved']} saved" if arm["saved"] else ""
+        k = len(arm.get("scenarios") or [arm["scenario"]])
+        each = f" in each of {k} scenarios" if k > 1 else ""
+        saved = f", {arm['saved'] * k} saved" if arm["saved"] else ""
         lines.append(f"    {arm['condition']} @ {arm['scenario']}: {arm['state']}{word}; "
-                     f"{arm['attempted']}/{arm['cap']} seeds{saved}; {what} "
+                     f"{arm['attempted']}/{arm['cap']} seeds{each}{saved}; {what} "
                      f"{fmt(arm['estimate'])} {interval}")
     return lines

@@ -90,8 +90,10 @@ def arm_lines(block: dict) -> list[str]:
     for a in block["arms"]:
         role = " (reference)" if a["role"] == "reference" else ""
         word = f" ({a['verdict']})" if a.get("verdict") and a["role"] == "contrast" else ""
-        saved = a["saved"] if a["saved"] is not None else "—"
+        k = len(a.get("scenarios") or [a["scenario"]])
+        saved = a["saved"] * k if a["saved"] is not None else "—"
+        each = f" × {k} scenarios" if k > 1 else ""
         out.append(f"| {_cell(a['condition'])}{role} | {_cell(a['scenario'])} | "
-                   f"{a['state']}{word} | {a['attempted']} / {a['cap']} | {saved} | "
+                   f"{a['state']}{word} | {a['attempted']} / {a['cap']}{each} | {saved} | "
                    f"{fmt(a['estimate'])} | {_ci(a['low'], a['high'])} |")
     return out + [""]

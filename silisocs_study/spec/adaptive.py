@@ -11,6 +11,8 @@ study.yaml (top level, beside ``analysis:``)::
       max_seeds: 20         # hard cap; default: every seed the study lists
       round_size: 2         # seeds added per running arm per round
       alpha: 0.05           # default: the analysis: block's α
+      per_scenario: false   # decide: true — one arm per condition × scenario, each stopping
+                            # on its own (default: one arm per condition, scenarios in step)
       hypotheses:
         h2: {enabled: false}          # h2 runs its fixed seeds
         h3: {half_width: "10%"}
@@ -31,7 +33,7 @@ from ..model import Group
 from .fields import Section, describe
 
 VALUE_KEYS = ("decide", "half_width", "metric", "min_seeds", "max_seeds", "round_size",
-              "alpha")
+              "alpha", "per_scenario")
 STUDY_KEYS = VALUE_KEYS + ("hypotheses",)
 HYPOTHESIS_KEYS = VALUE_KEYS + ("enabled",)
 _PERCENT = re.compile(r"\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*%\s*\Z")
@@ -56,6 +58,8 @@ def _values(sec: Section) -> dict[str, Any]:
         value = sec.int(key, minimum=low)
         if value is not None:
             out[key] = value
+    if sec.has("per_scenario"):
+        out["per_scenario"] = sec.bool("per_scenario", False)
     if sec.has("alpha"):
         alpha = sec.data["alpha"]
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or \

@@ -275,6 +275,8 @@ def _adaptive_defs() -> dict[str, dict]:
         "metric": _STR, "min_seeds": seeds, "max_seeds": seeds,
         "round_size": {"type": "integer", "minimum": 1},
         "alpha": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 0.5},
+        "per_scenario": {"type": "boolean", "default": False,
+                         "description": "decide: one arm per condition × scenario"},
     }
     return {
         "adaptive": _obj({**values, "hypotheses": {
