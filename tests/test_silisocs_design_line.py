@@ -230,3 +230,27 @@ def test_probe_example_runs_offline(tmp_path):
         detailed = json.loads(Path(rec["eval_paths"]["probe_metrics"]).read_text())
         assert detailed["plots"]["generated_files"]        # real PNGs
         assert all(Path(f).stat().st_size > 1000 for f in detailed["plots"]["generated_files"])
+
+
+def test_adaptive_rounds_on_the_silisocs_runner(tmp_path):
+    """The design line with an adaptive: block on silisocs' own runner: rounds of seeds until
+    both contrasts are decided (the scripted model is deterministic: zero spread, so the
+    sequence is a point once it is bounded, at 4 seeds), the rest of the six seeds saved."""
+    doc = example_doc()
+    doc["study"]["run_defaults"]["seeds"] = [1, 2, 3, 4, 5, 6]
+    doc["adaptive"] = {"decide": True, "min_seeds": 3, "round_size": 1}
+    study = write_study(tmp_path / "study", doc)
+    proc = design_line(study, "hydra/launcher=basic", tmp=tmp_path)
+    assert_ok(proc)
+    assert "adaptive: every arm has stopped" in proc.stdout + proc.stderr
+    records = load_records(study)
+    seeds = {c: sorted(r["seed"] for r in records.values() if r["condition"] == c)
+             for c in ("chronological", "recsys")}
+    assert seeds == {"chronological": [1, 2, 3, 4], "recsys": [1, 2, 3, 4]}, seeds
+    assert sorted({r["adaptive_round"] for r in records.values()}) == [1, 2]
+    status = subprocess.run([PY, "-m", "silisocs_study", "--study", str(study), "--repo-root",
+                             str(REPO), "status", "--json"], capture_output=True, text=True,
+                            timeout=120, cwd=str(REPO))
+    data = json.loads(status.stdout)
+    assert data["adaptive"]["seeds_saved"] == 4 and data["totals"]["saved"] == 4
+    assert {a["state"] for a in data["adaptive"]["arms"]} == {"decided"}

@@ -129,6 +129,13 @@ def write_workbook(study, analysis: dict, records: list[dict], target: Path,
                      [list(r.values()) for r in verdict_rows(decisions)])
         _write_table(wb, "decision contrasts", list(CONTRAST_COLUMNS),
                      [list(r.values()) for r in contrast_rows(decisions)], freeze="B2")
+    from .adaptive_state import ARM_COLUMNS, adaptive_blocks, arm_rows
+
+    arms = arm_rows(adaptive_blocks(study, [], analysis=analysis))
+    if arms:   # one row per adaptive arm: where its seeds stopped and why
+        _write_table(wb, "adaptive arms", list(ARM_COLUMNS),
+                     [[", ".join(v) if isinstance(v, list) else v for v in r.values()]
+                      for r in arms], freeze="B2")
 
     metrics = metric_order(records)
     rows = []
@@ -141,7 +148,7 @@ def write_workbook(study, analysis: dict, records: list[dict], target: Path,
                     + [values.get(m) for m in metrics])
     _write_table(wb, "runs", list(RUN_COLUMNS) + metrics, rows, freeze="B2")
 
-    taken = {"runs", "about", "verdicts", "decision contrasts"}
+    taken = {"runs", "about", "verdicts", "decision contrasts", "adaptive arms"}
     for hyp, block in analysis["hypotheses"].items():
         _write_table(wb, _sheet_name(hyp, taken), list(HYP_COLUMNS),
                      _hyp_rows(block, analysis["evaluators"]))
