@@ -247,3 +247,20 @@ def test_the_api_runs_rounds_and_shows_the_arms(tmp_path, monkeypatch):
                              & analysis.contrasts.pooled].iloc[0]
     assert row.cs_low <= row.estimate <= row.cs_high and row.cs_low > 0
     assert analysis.verdicts.iloc[0]["interval"] == "confseq"
+
+
+def test_raising_max_seeds_continues_the_capped_arms(tmp_path):
+    """max_seeds is a hard cap; raised, the capped arms run on from where they stopped and
+    the decided one stays as it was (nothing reruns)."""
+    study = write_study(tmp_path / "study", effects_doc(
+        {"decide": True, "min_seeds": 3, "round_size": 2, "max_seeds": 8}))
+    assert_ok(cli(study, "run", "--launcher", "basic"))
+    first = seeds_by_condition(study)
+    assert first["small"] == first["ref"] == list(range(1, 9)), first
+    assert len(first["large"]) < 8, first
+    stamps = {k: r["finished_at"] for k, r in load_records(study).items()}
+    write_study(study, effects_doc({"decide": True, "min_seeds": 3, "round_size": 2}))
+    assert_ok(cli(study, "run", "--launcher", "basic"))
+    assert check_outcome(study)["large"] == first["large"]
+    records = load_records(study)
+    assert all(records[k]["finished_at"] == t for k, t in stamps.items())   # none reran
