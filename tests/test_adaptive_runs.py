@@ -249,6 +249,7 @@ def test_the_api_runs_rounds_and_shows_the_arms(tmp_path, monkeypatch):
     assert analysis.verdicts.iloc[0]["interval"] == "confseq"
 
 
+@pytest.mark.slow
 def test_raising_max_seeds_continues_the_capped_arms(tmp_path):
     """max_seeds is a hard cap; raised, the capped arms run on from where they stopped and
     the decided one stays as it was (nothing reruns)."""
