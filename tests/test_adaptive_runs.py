@@ -124,8 +124,8 @@ def test_design_line_runs_the_same_rounds(study, tmp_path):
 def test_dry_run_shows_the_next_round_and_runs_nothing(study):
     proc = cli(study, "run", "--dry-run")
     assert_ok(proc)
-    assert "adaptive round 1: 3 arm(s) running" in proc.stdout
-    assert "the next round runs 9 run(s)" in proc.stdout      # 3 arms × min_seeds 3
+    assert "Adaptive round 1: 3 arm(s) running" in proc.stdout
+    assert "the next round launches 9 run(s)" in proc.stdout      # 3 arms × min_seeds 3
     script = (study / "generated" / "run_study.sh").read_text()
     assert script.count("seed=") >= 9 and "seed=4 " not in script
     assert not load_records(study)

@@ -23,12 +23,8 @@ class Round:
     saved: list[Run] = field(default_factory=list)   # stopped arms' seeds never run
     later: list[Run] = field(default_factory=list)   # running arms' seeds after this round
 
-    @property
-    def running(self) -> int:
-        return sum(1 for b in self.blocks.values() for a in b["arms"] if a["state"] == "running")
-
-    def line(self) -> str:
-        return f"adaptive round {self.number}: {self.summary()}"
+    def line(self, capital: bool = False) -> str:
+        return f"{'A' if capital else 'a'}daptive round {self.number}: {self.summary()}"
 
     def summary(self) -> str:
         from ..report.adaptive_state import totals
@@ -54,8 +50,7 @@ def next_round(plan: Plan, records: Iterable[dict], analysis: dict | None = None
     by_arm: dict[tuple[str, str, str], list[Run]] = {}
     out = Round(number, [], blocks)
     for run in plan.runs:
-        if run.hypothesis not in study.adaptive and study.kind != "experiment" or \
-                not study.adaptive:
+        if run.hypothesis not in study.adaptive:   # (an experiment's: its name)
             out.runs.append(run)
             continue
         by_arm.setdefault(arm_of(study, run), []).append(run)

@@ -57,14 +57,19 @@ def _run(workspace: Workspace, options: LaunchOptions, *, dry_run: bool,
         from .rounds import next_round
 
         rnd = next_round(plan, session.records.values())
-        print(f"Adaptive: {rnd.line()}; the next round runs {len(rnd.runs)} run(s)")
+        todo = {r.run_id for r in decisions.launch}
+        print(f"{rnd.line(capital=True)}; the next round launches "
+              f"{sum(1 for r in rnd.runs if r.run_id in todo)} run(s)"
+              + (f"; {len(rnd.saved)} of the fixed design's runs are saved by arms that "
+                 f"stopped" if rnd.saved else ""))
     if dry_run:
         from ..bashgen import write_script
         from ..plan import Plan
         from ..planfile import write_plan_json
 
         write_plan_json(plan, study.generated / "plan.json", session.python)
-        write_script(Plan(study, rnd.runs, plan.total, plan.filters) if rnd else plan,
+        write_script(Plan(study, [r for r in rnd.runs if r.run_id in todo], plan.total,
+                          plan.filters) if rnd else plan,
                      study.generated / "run_study.sh", session.python)
         print(f"Dry run: wrote {study.generated / 'plan.json'} and "
               f"{study.generated / 'run_study.sh'}")
@@ -116,8 +121,7 @@ def _rounds(workspace: Workspace, session: Session, options: LaunchOptions,
                       session=session.id).launch
         if not todo:
             return 0
-        print(f"Adaptive {rnd.line()[len('adaptive '):]}: launching {len(todo)} run(s)",
-              flush=True)
+        print(f"{rnd.line(capital=True)}: launching {len(todo)} run(s)", flush=True)
         path = write_round_file(study.generated, session.id, rnd, todo)
         args = hydra_args + [ov.format_override("hydra.sweeper.round_file", path)]
         unrun.extend(session.launch_apps(todo, args, extra, cwd=str(study.repo_root),
