@@ -149,8 +149,15 @@ def _close(workspace: Workspace, session: Session, elapsed: float, unrun: list[s
     # the runs this session recorded are read again whatever their files' signatures say;
     # the study lock keeps other orchestrators out, so any other record changed only if
     # its file did (size, mtime, inode). Nothing changed: the records read at the start
-    views = refresh(plan, changed=[r.run_id for r in decisions.launch + decisions.reuse],
-                    only_if_changed=True, known=session.records)
+    changed = [r.run_id for r in decisions.launch + decisions.reuse]
+    # ... and the records this session wrote are read now: another process (a Slurm finalize
+    # job) may have rebuilt the views after them, and then refresh trusts ``known``
+    known = dict(session.records)
+    for run_id in changed:
+        rec = session.ledger.read(run_id)
+        if rec is not None:
+            known[run_id] = rec
+    views = refresh(plan, changed=changed, only_if_changed=True, known=known)
     by_id = {r["run_id"]: r for r in views.records}
     selected = plan.runs
     if final is not None:
