@@ -109,8 +109,9 @@ def arms(hyp: str, settings: AdaptiveSettings, metric: str, reference: str | Non
                   for c in others}
         partners: dict[str, list[dict]] = {}
         if settings.per_scenario:
-            level = alpha / (m * max(1, max((len(v) for v in shared.values()), default=1)))
+            level = alpha / m
             for cond in others:
+                level = alpha / (m * max(1, len(shared[cond])))   # as its report rows
                 for s in shared[cond]:
                     done, limit = _counts(attempted, planned, cond, s, cap)
                     st = arm_state(paired(cells, cond, reference, s, metric), attempted=done,
@@ -137,7 +138,13 @@ def arms(hyp: str, settings: AdaptiveSettings, metric: str, reference: str | Non
                 partners.setdefault(_label(scens), []).append(arm)
                 out.append(arm)
             ref_scens = list(scenarios.get(reference, ()))
-            for label, group in partners.items():
+            sets = {tuple(a["scenarios"]) for group in partners.values() for a in group}
+            if len(sets) > 1:   # partners cover different scenarios: one arm per scenario,
+                for one in ref_scens:   # run as far as the partners covering it need
+                    group = [a for g in partners.values() for a in g if one in a["scenarios"]]
+                    out.append(_reference_arm(reference, one, [one], group, cells, metric,
+                                              attempted, planned, cap, level))
+            for label, group in partners.items() if len(sets) == 1 else ():
                 scens = group[0]["scenarios"]
                 out.append(_reference_arm(reference, label, scens, group, cells, metric,
                                           attempted, planned, cap, level))
