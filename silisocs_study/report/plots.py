@@ -79,9 +79,18 @@ def comparison_figure(analysis: dict, records: list[dict], metrics: dict[str, st
     axes = [fig.add_subplot(nrows, ncols, i + 1) for i in range(n)]
     for ax in axes[len(hyps):]:
         ax.set_axis_off()
+    decided = ((analysis.get("decisions") or {}).get("hypotheses") or {})
     for ax, (hyp, block) in zip(axes, hyps):
         metric = metrics.get(hyp)
-        _panel(ax, hyp, block, metric, records_by_id, rng, Line2D, styles)
+        dec = decided.get(hyp) or {}
+        only = block["scenarios"][0] if len(block["scenarios"]) == 1 else None
+        rows = [r for r in dec.get("contrasts") or []
+                if dec.get("interval") == "confseq" and r.get("metric") == metric]
+        anytime = {(r["condition"], only if r.get("pooled") else r["scenario"]): r
+                   for r in rows if only is not None or not r.get("pooled")}
+        pooled = {r["condition"]: r.get("verdict") for r in rows if r.get("pooled")}
+        _panel(ax, hyp, {**block, "anytime": anytime, "anytime_pooled": pooled}, metric,
+               records_by_id, rng, Line2D, styles)
     return fig
 
 
@@ -226,7 +235,19 @@ def _annotate(ax, block: dict, metric: str, conds: list[str], scens: list[str],
         if r is None or r.get("difference") is None:
             continue
         p_text = p_phrase(r["p_holm"], "Holm p") if r.get("p_holm") is not None else None
-        if compact:
+        seq = (block.get("anytime") or {}).get((cond, scen))
+        if seq is not None:   # adaptive stopping: only the anytime-valid interval is valid
+            p_text = None
+            if compact:   # scenario rows do not decide: the pooled verdict is below
+                lines = [f"Δ {fmt_signed(r['difference'])}"]
+            else:
+                lines = [f"{short(cond, 24)} − {short(r['reference'], 24)} = "
+                         f"{fmt_signed(r['difference'])}"]
+                lines.append(f"anytime-valid [{fmt(seq.get('cs_low'))}, "
+                             f"{fmt(seq.get('cs_high'))}]" if seq.get("cs_low") is not None
+                             else "anytime-valid interval: not bounded yet")
+                lines.append(f"{seq.get('verdict')} (adaptive stop)")
+        elif compact:
             same = "identical values" in (r.get("note") or "")
             lines = [f"Δ {fmt_signed(r['difference'])}",
                      p_text or ("no test (identical)" if same else "no test")]
@@ -243,8 +264,11 @@ def _annotate(ax, block: dict, metric: str, conds: list[str], scens: list[str],
                     ha="center", va="bottom", fontsize=8 if not compact else 7,
                     color="#222222")
     if compact:
+        verdicts = ", ".join(f"{c} {v}" for c, v in (block.get("anytime_pooled") or {}).items())
+        note = (f"verdicts pooled over scenarios, from the anytime-valid interval: {verdicts}"
+                if block.get("anytime") else "p Holm-adjusted")
         ax.set_xlabel(wrap(f"condition\n(Δ = difference of means from {block['reference']} in "
-                           f"the same scenario; p Holm-adjusted)", slot_in * len(conds), 9),
+                           f"the same scenario; {note})", slot_in * len(conds), 9),
                       fontsize=9)
 
 
