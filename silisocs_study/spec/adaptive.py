@@ -28,9 +28,8 @@ from typing import Any, Mapping, Sequence
 
 from ..analysis.adaptive import AdaptiveSettings
 from ..analysis.settings import AnalysisSettings
-from ..errors import did_you_mean
 from ..model import Group
-from .fields import Section, describe
+from .fields import Section, describe, per_hypothesis
 
 VALUE_KEYS = ("decide", "half_width", "metric", "min_seeds", "max_seeds", "round_size",
               "alpha", "per_scenario")
@@ -128,19 +127,8 @@ def parse_study_adaptive(top: Section, groups: Sequence[Group],
     for g in groups:
         by_hyp.setdefault(g.hypothesis, []).append(g)
     own: dict[str, tuple[Section, dict[str, Any]]] = {}
-    hyps = sec.section("hypotheses")
-    if hyps is not None:
-        for hyp, value in hyps.data.items():
-            if hyp not in by_hyp:
-                raise hyps.error(hyp, f"unknown hypothesis '{hyp}'"
-                                      f"{did_you_mean(str(hyp), list(by_hyp))}; the study's "
-                                      f"hypotheses are {', '.join(by_hyp)}", at_key=True)
-            one = Section.of(sec.doc, hyps.path + (hyp,), value or {}, "a mapping")
-            one.check_keys(HYPOTHESIS_KEYS)
-            if not one.bool("enabled", True):
-                own[str(hyp)] = (one, {"enabled": False})
-                continue
-            own[str(hyp)] = (one, _values(one))
+    for hyp, one in per_hypothesis(sec, by_hyp, HYPOTHESIS_KEYS):
+        own[hyp] = (one, _values(one) if one.bool("enabled", True) else {"enabled": False})
     out: dict[str, AdaptiveSettings] = {}
     for hyp, hyp_groups in by_hyp.items():
         where, values = own.get(hyp, (sec, {}))

@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 from ..analysis.settings import (DIRECTIONS, INTERVALS, AnalysisSettings, Delta,
                                  HypothesisAnalysis, with_values)
 from ..errors import did_you_mean
-from .fields import Section, describe
+from .fields import Section, describe, per_hypothesis
 
 VALUE_KEYS = ("metric", "metrics", "direction", "delta", "alpha", "interval", "power",
               "half_width", "resamples")
@@ -118,20 +118,12 @@ def parse_study_analysis(top: Section, hypotheses: Mapping[str, Sequence[str]]
     sec.check_keys(STUDY_KEYS)
     default = with_values(HypothesisAnalysis(), _values(sec))
     per: dict[str, HypothesisAnalysis] = {}
-    hyps = sec.section("hypotheses")
-    if hyps is not None:
-        for hyp, value in hyps.data.items():
-            if hyp not in hypotheses:
-                raise hyps.error(hyp, f"unknown hypothesis '{hyp}'"
-                                      f"{did_you_mean(str(hyp), list(hypotheses))}; the study's "
-                                      f"hypotheses are {', '.join(hypotheses)}", at_key=True)
-            one = Section.of(sec.doc, hyps.path + (hyp,), value or {}, "a mapping")
-            one.check_keys(HYPOTHESIS_KEYS)
-            values = _values(one)
-            reference = _reference(one, hypotheses[hyp], f"a condition of {hyp}")
-            if reference is not None:
-                values.update(reference=reference, written=True)
-            per[hyp] = with_values(default, values)
+    for hyp, one in per_hypothesis(sec, hypotheses, HYPOTHESIS_KEYS):
+        values = _values(one)
+        reference = _reference(one, hypotheses[hyp], f"a condition of {hyp}")
+        if reference is not None:
+            values.update(reference=reference, written=True)
+        per[hyp] = with_values(default, values)
     return AnalysisSettings(default=default, hypotheses=per, written=True)
 
 

@@ -5,7 +5,7 @@ import builtins
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable, Literal, overload
+from typing import Any, Iterable, Iterator, Literal, overload
 
 from .. import numeric
 from ..errors import StudyError, did_you_mean
@@ -238,6 +238,24 @@ class Section:
         if not isinstance(value, dict):
             raise self.error(key, f"expected a mapping, got {describe(value)}")
         return value
+
+
+def per_hypothesis(block: "Section", known: Iterable[str], keys: Iterable[str]
+                   ) -> Iterator[tuple[str, "Section"]]:
+    """The ``hypotheses:`` entries of a block (analysis:, adaptive:): each id one of the
+    study's hypotheses, each entry a mapping of ``keys`` — else a one-line error at its line."""
+    hyps = block.section("hypotheses")
+    if hyps is None:
+        return
+    known = list(known)
+    for hyp, value in hyps.data.items():
+        if hyp not in known:
+            raise hyps.error(hyp, f"unknown hypothesis '{hyp}'"
+                                  f"{did_you_mean(str(hyp), known)}; the study's "
+                                  f"hypotheses are {', '.join(known)}", at_key=True)
+        one = Section.of(block.doc, hyps.path + (hyp,), value or {}, "a mapping")
+        one.check_keys(keys)
+        yield str(hyp), one
 
 
 def probe_path(doc: Document, path: Path_, target: Path) -> tuple[Path, bool]:
