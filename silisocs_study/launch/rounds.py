@@ -107,10 +107,10 @@ def read_round_file(path: str) -> tuple[int, set[str]]:
 
 
 def run_rounds(plan: Plan, ledger, launch: Callable[[Round], int]) -> Round:
-    """Launch round after round (``launch`` returns how many runs it started) until a round
-    starts nothing; returns the final state. Each run is attempted at most once per session,
-    so this ends."""
+    """Launch round after round (``launch`` returns how many runs it recorded) until a round
+    records nothing — then no record changed, and that round is the final state. Each run is
+    attempted at most once per session, so this ends."""
     while True:
         rnd = next_round(plan, ledger.all().values())
         if not launch(rnd):
-            return next_round(plan, ledger.all().values())
+            return rnd
